@@ -1,0 +1,83 @@
+//! The API trait. Method names are the operationIds, part of the contract:
+//! renaming one breaks generated clients.
+
+use dropshot::{
+    HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::types::{NewToken, TokenIssueRequest, TokenList, User};
+use crate::{ApiError, JsonBody, PathId, Reply};
+
+/// Path of `DELETE /auth/tokens/{id}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct TokenPath {
+    /// The token's id, as listed by `GET /auth/tokens`.
+    pub id: PathId,
+}
+
+#[dropshot::api_description]
+pub trait AniTrackApi {
+    type Context;
+
+    /// Issue a token
+    ///
+    /// Exchange an AniTrack email and password for a bearer token. Returns the
+    /// plain-text token once — store it securely. No bearer token is needed.
+    ///
+    /// Subject to the strict auth rate limit: 5 requests per minute per email
+    /// and 5 per minute per client IP, counted separately; failed and
+    /// successful attempts both count, and the limit is checked before any
+    /// password hashing.
+    ///
+    /// Responses: 201 with the token; 422 `The given data was invalid.` with
+    /// per-field `errors` for a missing, mistyped or too long field, and with
+    /// `errors.email = ["The provided credentials are incorrect."]` for a
+    /// wrong email or password (the response time does not reveal whether the
+    /// email exists); 403 when the account's API access is not enabled;
+    /// 429 `Too Many Attempts.` with `Retry-After` when rate-limited.
+    #[endpoint { method = POST, path = "/api/v1/auth/token", tags = ["auth"] }]
+    async fn token_issue(
+        rqctx: RequestContext<Self::Context>,
+        body: JsonBody<TokenIssueRequest>,
+    ) -> Result<Reply<HttpResponseCreated<NewToken>>, ApiError>;
+
+    /// List tokens
+    ///
+    /// List your active API tokens (the same data shown on the settings page),
+    /// newest first. Never includes the token itself or its hash.
+    #[endpoint { method = GET, path = "/api/v1/auth/tokens", tags = ["auth"] }]
+    async fn token_list(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<HttpResponseOk<TokenList>>, ApiError>;
+
+    /// Revoke the current token
+    ///
+    /// Revoke the token used on this request; 204. Useful for client "sign
+    /// out" flows. The token is rejected at once on every server instance.
+    #[endpoint { method = DELETE, path = "/api/v1/auth/token", tags = ["auth"] }]
+    async fn token_revoke_current(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<HttpResponseDeleted>, ApiError>;
+
+    /// Revoke a specific token
+    ///
+    /// Revoke another token belonging to your account; 204. A token id that
+    /// does not exist, is already revoked or belongs to another account is a
+    /// 404 (never 403: its existence is not revealed).
+    #[endpoint { method = DELETE, path = "/api/v1/auth/tokens/{id}", tags = ["auth"] }]
+    async fn token_revoke(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<TokenPath>,
+    ) -> Result<Reply<HttpResponseDeleted>, ApiError>;
+
+    /// Fetch the authenticated user
+    ///
+    /// Returns the profile of the user who owns the bearer token. Never a
+    /// password hash or token.
+    #[endpoint { method = GET, path = "/api/v1/user", tags = ["user"] }]
+    async fn user_view(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<HttpResponseOk<User>>, ApiError>;
+}

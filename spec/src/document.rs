@@ -1,0 +1,160 @@
+//! Emits the published OpenAPI document from the API trait.
+//!
+//! dropshot produces the operations, schemas and error responses; this module
+//! adds what dropshot cannot express and the contract needs: the bearer
+//! `securityScheme` on every operation but `token_issue`, the published
+//! literal paths ([`crate::routes`]), and the decisions that fill the gaps of
+//! the public docs, in the document's description.
+
+use serde_json::{Value, json};
+
+use crate::api::ani_track_api_mod;
+use crate::routes;
+
+/// Path of the committed document, relative to the workspace root.
+pub const COMMITTED_PATH: &str = "spec/openapi.json";
+
+/// The only operation that takes no bearer token.
+pub const UNAUTHENTICATED_OPERATIONS: &[&str] = &["token_issue"];
+
+/// Name of the bearer scheme in `components.securitySchemes`.
+pub const BEARER_SCHEME: &str = "bearerAuth";
+
+const DESCRIPTION: &str = include_str!("description.md");
+
+/// The document as a JSON value.
+pub fn openapi() -> Result<Value, String> {
+    let api = ani_track_api_mod::stub_api_description()
+        .map_err(|e| format!("the API description is invalid: {e}"))?;
+    let mut definition = api.openapi("AniTrack API", dropshot::semver::Version::new(1, 0, 0));
+    definition
+        .description(DESCRIPTION)
+        .license("MIT", "https://opensource.org/licenses/MIT");
+    let mut document = definition.json().map_err(|e| e.to_string())?;
+    routes::publish_paths(&mut document, routes::ALIASES)?;
+    add_bearer_security(&mut document)?;
+    document["servers"] = json!([{
+        "url": "https://anitrack.app",
+        "description": "Production; every path already carries the `/api/v1` prefix."
+    }]);
+    Ok(document)
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
+pub fn openapi_text() -> Result<String, String> {
+    let document = openapi()?;
+    let mut text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
+}
+
+fn add_bearer_security(document: &mut Value) -> Result<(), String> {
+    let components = document
+        .as_object_mut()
+        .ok_or("document is not an object")?
+        .entry("components")
+        .or_insert_with(|| json!({}));
+    components["securitySchemes"] = json!({
+        BEARER_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer <token>`. Tokens look like `atk_` followed by 36 base62 characters (the last 6 are a CRC32 checksum). Missing, malformed, unknown or revoked tokens get 401 `{\"message\": \"Unauthenticated.\"}` with `WWW-Authenticate: Bearer`. A token in the query string is never accepted."
+        }
+    });
+    let paths = document["paths"].as_object_mut().ok_or("document has no paths")?;
+    for item in paths.values_mut() {
+        let operations = item.as_object_mut().ok_or("path item is not an object")?;
+        for operation in operations.values_mut() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            if !UNAUTHENTICATED_OPERATIONS.contains(&id) {
+                operation["security"] = json!([{ BEARER_SCHEME: [] }]);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations(document: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), op.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn committed_document_is_current() {
+        let committed = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json"),
+        )
+        .unwrap_or_default();
+        let fresh = openapi_text().unwrap();
+        assert!(
+            committed == fresh,
+            "spec/openapi.json is stale: run `cargo xtask openapi generate` and commit the result"
+        );
+    }
+
+    #[test]
+    fn every_operation_but_token_issue_requires_the_bearer_scheme() {
+        let document = openapi().unwrap();
+        assert_eq!(document["components"]["securitySchemes"][BEARER_SCHEME]["scheme"], "bearer");
+        for (path, method, op) in operations(&document) {
+            let id = op["operationId"].as_str().unwrap();
+            if id == "token_issue" {
+                assert!(op.get("security").is_none(), "{method} {path}");
+            } else {
+                assert_eq!(op["security"], json!([{ BEARER_SCHEME: [] }]), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_response_references_the_one_error_schema() {
+        let document = openapi().unwrap();
+        let error = &document["components"]["schemas"]["Error"];
+        assert_eq!(error["required"], json!(["message"]));
+        assert!(error["properties"]["errors"].is_object());
+        for (path, method, op) in operations(&document) {
+            for range in ["4XX", "5XX"] {
+                assert_eq!(
+                    op["responses"][range]["$ref"],
+                    format!("#/components/responses/Error"),
+                    "{method} {path} {range}"
+                );
+            }
+        }
+        assert_eq!(
+            document["components"]["responses"]["Error"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+    }
+
+    #[test]
+    fn operation_ids_are_the_contract_names() {
+        let document = openapi().unwrap();
+        let mut ids: Vec<(String, String, String)> = operations(&document)
+            .into_iter()
+            .map(|(path, method, op)| (path, method, op["operationId"].as_str().unwrap().to_string()))
+            .collect();
+        ids.sort();
+        let expected = [
+            ("/api/v1/auth/token", "delete", "token_revoke_current"),
+            ("/api/v1/auth/token", "post", "token_issue"),
+            ("/api/v1/auth/tokens", "get", "token_list"),
+            ("/api/v1/auth/tokens/{id}", "delete", "token_revoke"),
+            ("/api/v1/user", "get", "user_view"),
+        ];
+        let expected: Vec<(String, String, String)> = expected
+            .iter()
+            .map(|(p, m, i)| (p.to_string(), m.to_string(), i.to_string()))
+            .collect();
+        assert_eq!(ids, expected);
+    }
+}

@@ -1,0 +1,53 @@
+//! `cargo xtask`: the project's developer commands.
+
+mod client;
+mod conformance;
+mod dev;
+mod openapi;
+mod workspace;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "AniTrack developer tasks", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run AniTrack locally: a private PostgreSQL under target/, a demo
+    /// account and token, and the server on 127.0.0.1:8080.
+    Dev(dev::Args),
+    /// The CI gate: fmt, clippy, unit tests, spec/client staleness and the
+    /// conformance suite against a live server on a private PostgreSQL.
+    Conformance(conformance::Args),
+    /// The published OpenAPI document (spec/openapi.json).
+    Openapi {
+        #[command(subcommand)]
+        action: openapi::Action,
+    },
+    /// The generated Rust client (client/src/lib.rs).
+    Client {
+        #[command(subcommand)]
+        action: client::Action,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(args) => dev::run(args),
+        Command::Conformance(args) => conformance::run(args),
+        Command::Openapi { action } => openapi::run(action),
+        Command::Client { action } => client::run(action),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

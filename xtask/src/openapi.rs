@@ -1,0 +1,50 @@
+//! `cargo xtask openapi generate|check`.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::workspace;
+
+#[derive(Subcommand)]
+pub enum Action {
+    /// Rewrite spec/openapi.json from the API trait.
+    Generate,
+    /// Fail if spec/openapi.json differs from what the API trait emits.
+    Check,
+}
+
+pub fn run(action: Action) -> anyhow::Result<()> {
+    match action {
+        Action::Generate => generate(),
+        Action::Check => check(),
+    }
+}
+
+fn fresh() -> anyhow::Result<String> {
+    anitrack_spec::document::openapi_text()
+        .map_err(anyhow::Error::msg)
+        .context("emitting the OpenAPI document")
+}
+
+pub fn generate() -> anyhow::Result<()> {
+    let path = workspace::root().join(anitrack_spec::document::COMMITTED_PATH);
+    let changed = workspace::write_if_changed(&path, &fresh()?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("{} {}", if changed { "wrote" } else { "unchanged" }, path.display());
+    Ok(())
+}
+
+pub fn check() -> anyhow::Result<()> {
+    let path = workspace::root().join(anitrack_spec::document::COMMITTED_PATH);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let fresh = fresh()?;
+    if committed != fresh {
+        bail!(
+            "{} is stale; run `cargo xtask openapi generate` and commit it:\n{}",
+            path.display(),
+            workspace::diff_summary(&committed, &fresh)
+        );
+    }
+    println!("openapi: {} is current", anitrack_spec::document::COMMITTED_PATH);
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Paths inside the workspace.
+
+use std::path::PathBuf;
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}
+
+/// Writes `content` to `path` only if it differs, so unchanged files keep
+/// their timestamps (and cargo does not rebuild for nothing).
+pub fn write_if_changed(path: &std::path::Path, content: &str) -> anyhow::Result<bool> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(content) {
+        return Ok(false);
+    }
+    std::fs::write(path, content)?;
+    Ok(true)
+}
+
+/// A short unified diff, for staleness errors.
+pub fn diff_summary(old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let text = diff.unified_diff().context_radius(2).to_string();
+    let mut lines: Vec<&str> = text.lines().take(60).collect();
+    if text.lines().count() > 60 {
+        lines.push("...");
+    }
+    lines.join("\n")
+}
