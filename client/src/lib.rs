@@ -6,7 +6,7 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
+use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -48,7 +48,7 @@ pub mod types {
     }
     /**Credentials exchanged for a bearer token.
 
-Validation (all failing fields are reported at once, status 422): `email` required, a string, a valid address, at most 255 characters; `password` required, a string; `device_name` required, a string, at most 120 characters. A field of the wrong JSON type is a 422 on that field.*/
+    Validation (all failing fields are reported at once, status 422): `email` required, a string, a valid address, at most 255 characters; `password` required, a string; `device_name` required, a string, at most 120 characters. A field of the wrong JSON type is a 422 on that field.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TokenIssueRequest {
         ///Shown on your settings page so you can identify the client. Max 120 chars.
@@ -85,9 +85,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
         pub is_current: bool,
         ///When the token was last used, to the minute (AniTrack records use at most once a minute per token); null if never used.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub last_used_at: ::std::option::Option<
-            ::chrono::DateTime<::chrono::offset::Utc>,
-        >,
+        pub last_used_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///The device name given when the token was issued.
         pub name: ::std::string::String,
     }
@@ -140,20 +138,18 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             pub fn errors<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<
-                        ::std::collections::HashMap<
-                            ::std::string::String,
-                            ::std::vec::Vec<::std::string::String>,
+                        ::std::option::Option<
+                            ::std::collections::HashMap<
+                                ::std::string::String,
+                                ::std::vec::Vec<::std::string::String>,
+                            >,
                         >,
                     >,
-                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.errors = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for errors: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for errors: {e}"));
                 self
             }
             pub fn message<T>(mut self, value: T) -> Self
@@ -163,9 +159,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for message: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
                 self
             }
         }
@@ -216,9 +210,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -238,9 +230,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
             pub fn token<T>(mut self, value: T) -> Self
@@ -250,9 +240,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.token = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for token: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for token: {e}"));
                 self
             }
         }
@@ -281,15 +269,9 @@ Validation (all failing fields are reported at once, status 422): `email` requir
         }
         #[derive(Clone, Debug)]
         pub struct TokenIssueRequest {
-            device_name: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
+            device_name: ::std::result::Result<::std::string::String, ::std::string::String>,
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
-            password: ::std::result::Result<
-                ::std::string::String,
-                ::std::string::String,
-            >,
+            password: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for TokenIssueRequest {
             fn default() -> Self {
@@ -308,9 +290,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.device_name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for device_name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for device_name: {e}"));
                 self
             }
             pub fn email<T>(mut self, value: T) -> Self
@@ -320,9 +300,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.email = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for email: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
                 self
             }
             pub fn password<T>(mut self, value: T) -> Self
@@ -332,9 +310,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.password = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for password: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for password: {e}"));
                 self
             }
         }
@@ -361,10 +337,8 @@ Validation (all failing fields are reported at once, status 422): `email` requir
         }
         #[derive(Clone, Debug)]
         pub struct TokenList {
-            data: ::std::result::Result<
-                ::std::vec::Vec<super::TokenSummary>,
-                ::std::string::String,
-            >,
+            data:
+                ::std::result::Result<::std::vec::Vec<super::TokenSummary>, ::std::string::String>,
         }
         impl ::std::default::Default for TokenList {
             fn default() -> Self {
@@ -381,9 +355,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.data = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for data: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
                 self
             }
         }
@@ -397,7 +369,9 @@ Validation (all failing fields are reported at once, status 422): `email` requir
         }
         impl ::std::convert::From<super::TokenList> for TokenList {
             fn from(value: super::TokenList) -> Self {
-                Self { data: Ok(value.data) }
+                Self {
+                    data: Ok(value.data),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -433,9 +407,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -455,23 +427,19 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.is_current = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for is_current: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for is_current: {e}"));
                 self
             }
             pub fn last_used_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                >,
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.last_used_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for last_used_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for last_used_at: {e}"));
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -481,9 +449,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
         }
@@ -540,9 +506,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.created_at = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for created_at: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
                 self
             }
             pub fn email<T>(mut self, value: T) -> Self
@@ -552,9 +516,7 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.email = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for email: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -574,17 +536,13 @@ Validation (all failing fields are reported at once, status 422): `email` requir
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
                 self
             }
         }
         impl ::std::convert::TryFrom<User> for super::User {
             type Error = super::error::ConversionError;
-            fn try_from(
-                value: User,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            fn try_from(value: User) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     created_at: value.created_at?,
                     email: value.email?,
@@ -610,18 +568,12 @@ Validation (all failing fields are reported at once, status 422): `email` requir
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(
-                &self,
-                f: &mut ::std::fmt::Formatter<'_>,
-            ) -> Result<(), ::std::fmt::Error> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(
-                &self,
-                f: &mut ::std::fmt::Formatter<'_>,
-            ) -> Result<(), ::std::fmt::Error> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -679,7 +631,9 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
+            reqwest::ClientBuilder::new()
+                .connect_timeout(dur)
+                .timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -716,79 +670,79 @@ impl ClientHooks<()> for &Client {}
 impl Client {
     /**Issue a token
 
-Exchange an AniTrack email and password for a bearer token. Returns the plain-text token once — store it securely. No bearer token is needed.
+    Exchange an AniTrack email and password for a bearer token. Returns the plain-text token once — store it securely. No bearer token is needed.
 
-Subject to the strict auth rate limit: 5 requests per minute per email and 5 per minute per client IP, counted separately; failed and successful attempts both count, and the limit is checked before any password hashing.
+    Subject to the strict auth rate limit: 5 requests per minute per email and 5 per minute per client IP, counted separately; failed and successful attempts both count, and the limit is checked before any password hashing.
 
-Responses: 201 with the token; 422 `The given data was invalid.` with per-field `errors` for a missing, mistyped or too long field, and with `errors.email = ["The provided credentials are incorrect."]` for a wrong email or password (the response time does not reveal whether the email exists); 403 when the account's API access is not enabled; 429 `Too Many Attempts.` with `Retry-After` when rate-limited.
+    Responses: 201 with the token; 422 `The given data was invalid.` with per-field `errors` for a missing, mistyped or too long field, and with `errors.email = ["The provided credentials are incorrect."]` for a wrong email or password (the response time does not reveal whether the email exists); 403 when the account's API access is not enabled; 429 `Too Many Attempts.` with `Retry-After` when rate-limited.
 
-Sends a `POST` request to `/api/v1/auth/token`
+    Sends a `POST` request to `/api/v1/auth/token`
 
-```ignore
-let response = client.token_issue()
-    .body(body)
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.token_issue()
+        .body(body)
+        .send()
+        .await;
+    ```*/
     pub fn token_issue(&self) -> builder::TokenIssue<'_> {
         builder::TokenIssue::new(self)
     }
     /**Revoke the current token
 
-Revoke the token used on this request; 204. Useful for client "sign out" flows. The token is rejected at once on every server instance.
+    Revoke the token used on this request; 204. Useful for client "sign out" flows. The token is rejected at once on every server instance.
 
-Sends a `DELETE` request to `/api/v1/auth/token`
+    Sends a `DELETE` request to `/api/v1/auth/token`
 
-```ignore
-let response = client.token_revoke_current()
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.token_revoke_current()
+        .send()
+        .await;
+    ```*/
     pub fn token_revoke_current(&self) -> builder::TokenRevokeCurrent<'_> {
         builder::TokenRevokeCurrent::new(self)
     }
     /**List tokens
 
-List your active API tokens (the same data shown on the settings page), newest first. Never includes the token itself or its hash.
+    List your active API tokens (the same data shown on the settings page), newest first. Never includes the token itself or its hash.
 
-Sends a `GET` request to `/api/v1/auth/tokens`
+    Sends a `GET` request to `/api/v1/auth/tokens`
 
-```ignore
-let response = client.token_list()
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.token_list()
+        .send()
+        .await;
+    ```*/
     pub fn token_list(&self) -> builder::TokenList<'_> {
         builder::TokenList::new(self)
     }
     /**Revoke a specific token
 
-Revoke another token belonging to your account; 204. A token id that does not exist, is already revoked or belongs to another account is a 404 (never 403: its existence is not revealed).
+    Revoke another token belonging to your account; 204. A token id that does not exist, is already revoked or belongs to another account is a 404 (never 403: its existence is not revealed).
 
-Sends a `DELETE` request to `/api/v1/auth/tokens/{id}`
+    Sends a `DELETE` request to `/api/v1/auth/tokens/{id}`
 
-Arguments:
-- `id`: The token's id, as listed by `GET /auth/tokens`.
-```ignore
-let response = client.token_revoke()
-    .id(id)
-    .send()
-    .await;
-```*/
+    Arguments:
+    - `id`: The token's id, as listed by `GET /auth/tokens`.
+    ```ignore
+    let response = client.token_revoke()
+        .id(id)
+        .send()
+        .await;
+    ```*/
     pub fn token_revoke(&self) -> builder::TokenRevoke<'_> {
         builder::TokenRevoke::new(self)
     }
     /**Fetch the authenticated user
 
-Returns the profile of the user who owns the bearer token. Never a password hash or token.
+    Returns the profile of the user who owns the bearer token. Never a password hash or token.
 
-Sends a `GET` request to `/api/v1/user`
+    Sends a `GET` request to `/api/v1/user`
 
-```ignore
-let response = client.user_view()
-    .send()
-    .await;
-```*/
+    ```ignore
+    let response = client.user_view()
+        .send()
+        .await;
+    ```*/
     pub fn user_view(&self) -> builder::UserView<'_> {
         builder::UserView::new(self)
     }
@@ -799,12 +753,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
-        RequestBuilderExt, ResponseValue,
+        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
+        ResponseValue, encode_path,
     };
     /**Builder for [`Client::token_issue`]
 
-[`Client::token_issue`]: super::Client::token_issue*/
+    [`Client::token_issue`]: super::Client::token_issue*/
     #[derive(Debug, Clone)]
     pub struct TokenIssue<'a> {
         client: &'a super::Client,
@@ -820,46 +774,35 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::TokenIssueRequest>,
-            <V as std::convert::TryInto<
-                types::TokenIssueRequest,
-            >>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<types::TokenIssueRequest>>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| {
-                    format!("conversion to `TokenIssueRequest` for body failed: {}", s)
-                });
+                .map_err(|s| format!("conversion to `TokenIssueRequest` for body failed: {}", s));
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                types::builder::TokenIssueRequest,
-            ) -> types::builder::TokenIssueRequest,
+                    types::builder::TokenIssueRequest,
+                ) -> types::builder::TokenIssueRequest,
         {
             self.body = self.body.map(f);
             self
         }
         ///Sends a `POST` request to `/api/v1/auth/token`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::NewToken>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::NewToken>, Error<types::Error>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| {
-                    types::TokenIssueRequest::try_from(v).map_err(|e| e.to_string())
-                })
+                .and_then(|v| types::TokenIssueRequest::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/auth/token", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -880,27 +823,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::token_revoke_current`]
 
-[`Client::token_revoke_current`]: super::Client::token_revoke_current*/
+    [`Client::token_revoke_current`]: super::Client::token_revoke_current*/
     #[derive(Debug, Clone)]
     pub struct TokenRevokeCurrent<'a> {
         client: &'a super::Client,
@@ -914,13 +849,10 @@ pub mod builder {
             let Self { client } = self;
             let url = format!("{}/api/v1/auth/token", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -940,27 +872,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::token_list`]
 
-[`Client::token_list`]: super::Client::token_list*/
+    [`Client::token_list`]: super::Client::token_list*/
     #[derive(Debug, Clone)]
     pub struct TokenList<'a> {
         client: &'a super::Client,
@@ -970,19 +894,14 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/api/v1/auth/tokens`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::TokenList>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::TokenList>, Error<types::Error>> {
             let Self { client } = self;
             let url = format!("{}/api/v1/auth/tokens", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1002,27 +921,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::token_revoke`]
 
-[`Client::token_revoke`]: super::Client::token_revoke*/
+    [`Client::token_revoke`]: super::Client::token_revoke*/
     #[derive(Debug, Clone)]
     pub struct TokenRevoke<'a> {
         client: &'a super::Client,
@@ -1049,17 +960,15 @@ pub mod builder {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/api/v1/auth/tokens/{}", client.baseurl, encode_path(& id
-                .to_string()),
+                "{}/api/v1/auth/tokens/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1079,27 +988,19 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::user_view`]
 
-[`Client::user_view`]: super::Client::user_view*/
+    [`Client::user_view`]: super::Client::user_view*/
     #[derive(Debug, Clone)]
     pub struct UserView<'a> {
         client: &'a super::Client,
@@ -1109,19 +1010,14 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/api/v1/user`
-        pub async fn send(
-            self,
-        ) -> Result<ResponseValue<types::User>, Error<types::Error>> {
+        pub async fn send(self) -> Result<ResponseValue<types::User>, Error<types::Error>> {
             let Self { client } = self;
             let url = format!("{}/api/v1/user", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -1141,20 +1037,12 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16..=499u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
-                500u16..=599u16 => {
-                    Err(
-                        Error::ErrorResponse(
-                            ResponseValue::from_response(response).await?,
-                        ),
-                    )
-                }
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

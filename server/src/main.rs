@@ -1,1 +1,12 @@
-fn main(){}
+//! `anitrack-server`: the AniTrack API server and its operator commands.
+
+mod auth;
+mod cli;
+mod db;
+mod error;
+mod http;
+mod validate;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

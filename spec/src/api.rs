@@ -1,9 +1,7 @@
 //! The API trait. Method names are the operationIds, part of the contract:
 //! renaming one breaks generated clients.
 
-use dropshot::{
-    HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext,
-};
+use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext};
 use schemars::JsonSchema;
 use serde::Deserialize;
 

@@ -61,7 +61,9 @@ fn add_bearer_security(document: &mut Value) -> Result<(), String> {
             "description": "`Authorization: Bearer <token>`. Tokens look like `atk_` followed by 36 base62 characters (the last 6 are a CRC32 checksum). Missing, malformed, unknown or revoked tokens get 401 `{\"message\": \"Unauthenticated.\"}` with `WWW-Authenticate: Bearer`. A token in the query string is never accepted."
         }
     });
-    let paths = document["paths"].as_object_mut().ok_or("document has no paths")?;
+    let paths = document["paths"]
+        .as_object_mut()
+        .ok_or("document has no paths")?;
     for item in paths.values_mut() {
         let operations = item.as_object_mut().ok_or("path item is not an object")?;
         for operation in operations.values_mut() {
@@ -104,13 +106,20 @@ mod tests {
     #[test]
     fn every_operation_but_token_issue_requires_the_bearer_scheme() {
         let document = openapi().unwrap();
-        assert_eq!(document["components"]["securitySchemes"][BEARER_SCHEME]["scheme"], "bearer");
+        assert_eq!(
+            document["components"]["securitySchemes"][BEARER_SCHEME]["scheme"],
+            "bearer"
+        );
         for (path, method, op) in operations(&document) {
             let id = op["operationId"].as_str().unwrap();
             if id == "token_issue" {
                 assert!(op.get("security").is_none(), "{method} {path}");
             } else {
-                assert_eq!(op["security"], json!([{ BEARER_SCHEME: [] }]), "{method} {path}");
+                assert_eq!(
+                    op["security"],
+                    json!([{ BEARER_SCHEME: [] }]),
+                    "{method} {path}"
+                );
             }
         }
     }
@@ -141,7 +150,13 @@ mod tests {
         let document = openapi().unwrap();
         let mut ids: Vec<(String, String, String)> = operations(&document)
             .into_iter()
-            .map(|(path, method, op)| (path, method, op["operationId"].as_str().unwrap().to_string()))
+            .map(|(path, method, op)| {
+                (
+                    path,
+                    method,
+                    op["operationId"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         ids.sort();
         let expected = [

@@ -49,7 +49,10 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(message.into());
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
     }
 
     pub fn has(&self, field: &str) -> bool {
@@ -62,7 +65,11 @@ impl FieldErrors {
 
     /// `Ok(value)` when nothing failed, else the 422 error.
     pub fn into_result<T>(self, value: T) -> Result<T, ApiError> {
-        if self.is_empty() { Ok(value) } else { Err(ApiError::validation(self)) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::validation(self))
+        }
     }
 }
 
@@ -87,7 +94,10 @@ impl ApiError {
     fn new(status: ErrorStatusCode, message: &str) -> Self {
         ApiError {
             status,
-            body: ErrorBody { message: message.to_string(), errors: None },
+            body: ErrorBody {
+                message: message.to_string(),
+                errors: None,
+            },
             headers: Vec::new(),
             internal: None,
         }
@@ -120,7 +130,10 @@ impl ApiError {
     }
 
     pub fn too_many_attempts() -> Self {
-        Self::new(ErrorStatusCode::TOO_MANY_REQUESTS, messages::TOO_MANY_ATTEMPTS)
+        Self::new(
+            ErrorStatusCode::TOO_MANY_REQUESTS,
+            messages::TOO_MANY_ATTEMPTS,
+        )
     }
 
     pub fn bad_request(message: &str) -> Self {
@@ -133,12 +146,18 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(ErrorStatusCode::UNSUPPORTED_MEDIA_TYPE, messages::UNSUPPORTED_MEDIA_TYPE)
+        Self::new(
+            ErrorStatusCode::UNSUPPORTED_MEDIA_TYPE,
+            messages::UNSUPPORTED_MEDIA_TYPE,
+        )
     }
 
     /// A 500 whose cause goes to the log only.
     pub fn internal(cause: impl fmt::Display) -> Self {
-        let mut error = Self::new(ErrorStatusCode::INTERNAL_SERVER_ERROR, messages::SERVER_ERROR);
+        let mut error = Self::new(
+            ErrorStatusCode::INTERNAL_SERVER_ERROR,
+            messages::SERVER_ERROR,
+        );
         error.internal = Some(cause.to_string());
         error
     }
@@ -146,9 +165,11 @@ impl ApiError {
     /// A 503 (e.g. the database is unreachable) telling the client when to
     /// retry; the cause goes to the log only.
     pub fn unavailable(cause: impl fmt::Display, retry_after_secs: u32) -> Self {
-        let mut error =
-            Self::new(ErrorStatusCode::SERVICE_UNAVAILABLE, messages::SERVICE_UNAVAILABLE)
-                .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let mut error = Self::new(
+            ErrorStatusCode::SERVICE_UNAVAILABLE,
+            messages::SERVICE_UNAVAILABLE,
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         error.internal = Some(cause.to_string());
         error
     }
@@ -175,7 +196,10 @@ impl ApiError {
         let mut response = Response::new(Body::from(json));
         *response.status_mut() = self.status.as_status();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(dropshot::CONTENT_TYPE_JSON));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(dropshot::CONTENT_TYPE_JSON),
+        );
         for (name, value) in self.headers {
             headers.append(name, value);
         }
@@ -227,7 +251,8 @@ impl From<HttpError> for ApiError {
         }
         let mut api = Self::new(error.status_code, &error.external_message);
         if let Some(headers) = error.headers {
-            api.headers.extend(headers.iter().map(|(n, v)| (n.clone(), v.clone())));
+            api.headers
+                .extend(headers.iter().map(|(n, v)| (n.clone(), v.clone())));
         }
         api
     }

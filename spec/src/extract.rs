@@ -32,7 +32,10 @@ pub struct JsonBody<T> {
 
 impl<T> JsonBody<T> {
     pub fn new(value: serde_json::Value) -> Self {
-        JsonBody { value, documented: PhantomData }
+        JsonBody {
+            value,
+            documented: PhantomData,
+        }
     }
 
     pub fn into_value(self) -> serde_json::Value {
@@ -47,7 +50,12 @@ fn client_error(status: ClientErrorStatusCode, message: String) -> HttpError {
 }
 
 fn is_json_media_type(content_type: &str) -> bool {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -69,7 +77,10 @@ where
         };
         let headers = request.headers();
         if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-            let acceptable = content_type.to_str().map(is_json_media_type).unwrap_or(false);
+            let acceptable = content_type
+                .to_str()
+                .map(is_json_media_type)
+                .unwrap_or(false);
             if !acceptable {
                 return Err(client_error(
                     ClientErrorStatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -102,9 +113,14 @@ where
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody::new(serde_json::Value::Object(Default::default())));
         }
-        serde_json::from_slice(&bytes).map(JsonBody::new).map_err(|_| {
-            client_error(ClientErrorStatusCode::BAD_REQUEST, messages::BODY_NOT_JSON.to_string())
-        })
+        serde_json::from_slice(&bytes)
+            .map(JsonBody::new)
+            .map_err(|_| {
+                client_error(
+                    ClientErrorStatusCode::BAD_REQUEST,
+                    messages::BODY_NOT_JSON.to_string(),
+                )
+            })
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {

@@ -7,7 +7,7 @@
 //! compiling the server, and the server cannot drift from it: it does not
 //! compile unless it implements exactly this trait.
 
-mod api;
+pub mod api;
 pub mod document;
 pub mod error;
 pub mod extract;

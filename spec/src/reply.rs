@@ -21,15 +21,24 @@ pub struct Reply<R> {
 
 impl<R> Reply<R> {
     pub fn ok(response: R) -> Self {
-        Reply { outcome: Ok(response), headers: Vec::new() }
+        Reply {
+            outcome: Ok(response),
+            headers: Vec::new(),
+        }
     }
 
     pub fn error(error: ApiError) -> Self {
-        Reply { outcome: Err(error), headers: Vec::new() }
+        Reply {
+            outcome: Err(error),
+            headers: Vec::new(),
+        }
     }
 
     pub fn from_result(outcome: Result<R, ApiError>) -> Self {
-        Reply { outcome, headers: Vec::new() }
+        Reply {
+            outcome,
+            headers: Vec::new(),
+        }
     }
 
     /// Adds a header to whichever response this turns out to be.

@@ -80,7 +80,10 @@ pub fn publish_paths(
             continue;
         };
         if paths.contains_key(alias.published) {
-            return Err(format!("published path {} is already in the document", alias.published));
+            return Err(format!(
+                "published path {} is already in the document",
+                alias.published
+            ));
         }
         let operations = item
             .as_object_mut()
@@ -110,9 +113,7 @@ pub fn publish_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dropshot::{
-        ApiDescription, HttpError, HttpResponseOk, Path, RequestContext, endpoint,
-    };
+    use dropshot::{ApiDescription, HttpError, HttpResponseOk, Path, RequestContext, endpoint};
     use schemars::JsonSchema;
     use serde::Deserialize;
 
@@ -197,14 +198,24 @@ mod tests {
     #[test]
     fn emitter_publishes_the_literal_path_without_the_internal_variable() {
         let api = served_api();
-        let mut doc = api.openapi("t", dropshot::semver::Version::new(1, 0, 0)).json().unwrap();
+        let mut doc = api
+            .openapi("t", dropshot::semver::Version::new(1, 0, 0))
+            .json()
+            .unwrap();
         publish_paths(&mut doc, ALIASES).unwrap();
         let paths = doc["paths"].as_object().unwrap();
         let keys: Vec<&str> = paths.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["/api/v1/anime/anilist/{anilistId}", "/api/v1/anime/{slug}"]);
+        assert_eq!(
+            keys,
+            ["/api/v1/anime/anilist/{anilistId}", "/api/v1/anime/{slug}"]
+        );
         let params = &paths["/api/v1/anime/anilist/{anilistId}"]["get"]["parameters"];
-        let names: Vec<&str> =
-            params.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["anilistId"]);
         assert_eq!(params[0]["schema"]["type"], "integer");
         assert_eq!(params[0]["schema"]["format"], "int64");
@@ -213,10 +224,19 @@ mod tests {
     #[test]
     fn emitter_refuses_an_alias_whose_variable_is_missing() {
         let api = served_api();
-        let mut doc = api.openapi("t", dropshot::semver::Version::new(1, 0, 0)).json().unwrap();
-        let wrong = RouteAlias { literal_param: "nope", ..ANIME_BY_ANILIST_ID };
+        let mut doc = api
+            .openapi("t", dropshot::semver::Version::new(1, 0, 0))
+            .json()
+            .unwrap();
+        let wrong = RouteAlias {
+            literal_param: "nope",
+            ..ANIME_BY_ANILIST_ID
+        };
         let err = publish_paths(&mut doc, &[wrong]).unwrap_err();
-        assert!(err.contains("does not declare path variable `nope`"), "{err}");
+        assert!(
+            err.contains("does not declare path variable `nope`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,9 +38,13 @@ fn fresh() -> anyhow::Result<String> {
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
     let mut settings = GenerationSettings::default();
-    settings.with_interface(InterfaceStyle::Builder).with_tag(TagStyle::Merged);
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged);
     let mut generator = Generator::new(&settings);
-    let tokens = generator.generate_tokens(&spec).context("progenitor failed")?;
+    let tokens = generator
+        .generate_tokens(&spec)
+        .context("progenitor failed")?;
     let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
     Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
 }
@@ -49,7 +53,11 @@ pub fn generate() -> anyhow::Result<()> {
     let path = workspace::root().join(CLIENT_PATH);
     let changed = workspace::write_if_changed(&path, &fresh()?)
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("{} {}", if changed { "wrote" } else { "unchanged" }, path.display());
+    println!(
+        "{} {}",
+        if changed { "wrote" } else { "unchanged" },
+        path.display()
+    );
     Ok(())
 }
 

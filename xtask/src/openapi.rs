@@ -30,7 +30,11 @@ pub fn generate() -> anyhow::Result<()> {
     let path = workspace::root().join(anitrack_spec::document::COMMITTED_PATH);
     let changed = workspace::write_if_changed(&path, &fresh()?)
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("{} {}", if changed { "wrote" } else { "unchanged" }, path.display());
+    println!(
+        "{} {}",
+        if changed { "wrote" } else { "unchanged" },
+        path.display()
+    );
     Ok(())
 }
 
@@ -45,6 +49,9 @@ pub fn check() -> anyhow::Result<()> {
             workspace::diff_summary(&committed, &fresh)
         );
     }
-    println!("openapi: {} is current", anitrack_spec::document::COMMITTED_PATH);
+    println!(
+        "openapi: {} is current",
+        anitrack_spec::document::COMMITTED_PATH
+    );
     Ok(())
 }

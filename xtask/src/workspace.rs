@@ -5,7 +5,10 @@ use std::path::PathBuf;
 /// The workspace root (xtask lives one level below it).
 pub fn root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
 }
 
 /// Writes `content` to `path` only if it differs, so unchanged files keep

@@ -1,0 +1,81 @@
+//! `POST /auth/token`: credentials for a token.
+
+use anitrack_spec::types::TokenIssueRequest;
+use serde_json::Value;
+
+use crate::auth::password::Passwords;
+use crate::auth::token;
+use crate::db::tokens::Token;
+use crate::db::{accounts, tokens};
+use crate::error::Error;
+use crate::validate::Input;
+
+/// Contract message for a wrong email or password.
+pub const BAD_CREDENTIALS: &str = "The provided credentials are incorrect.";
+/// Passwords longer than this are refused before hashing (hashing cost does
+/// not grow with length in Argon2, but parsing and transport do).
+const PASSWORD_MAX: usize = 4096;
+pub const DEVICE_NAME_MAX: usize = 120;
+
+/// Validates the body; all failing fields at once.
+pub fn validate(body: Value) -> Result<TokenIssueRequest, Error> {
+    let mut input = Input::new(body);
+    let email = input.required_email("email");
+    let password = input.required_secret("password", PASSWORD_MAX);
+    let device_name = input.required_string("device_name", DEVICE_NAME_MAX);
+    let request = match (email, password, device_name) {
+        (Some(email), Some(password), Some(device_name)) => Some(TokenIssueRequest {
+            email,
+            password,
+            device_name,
+        }),
+        _ => None,
+    };
+    match input.finish(request)? {
+        Some(request) => Ok(request),
+        None => Err(Error::Invalid(Default::default())),
+    }
+}
+
+/// Checks the credentials and mints a token. Unknown emails are verified
+/// against a dummy hash, so timing does not reveal which emails exist, and
+/// the API-access flag is only revealed to someone who knows the password.
+pub async fn issue(
+    db: &deadpool_postgres::Pool,
+    passwords: &Passwords,
+    request: TokenIssueRequest,
+) -> Result<(Token, String), Error> {
+    let credentials = {
+        let client = db.get().await?;
+        accounts::credentials_by_email(&client, &request.email).await?
+    };
+    let (account, stored) = match credentials {
+        Some(c) => (Some(c.account), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let verified = passwords.verify(request.password, stored).await?;
+    let account = match account {
+        Some(account) if verified => account,
+        _ => {
+            let mut errors = anitrack_spec::error::FieldErrors::new();
+            errors.add("email", BAD_CREDENTIALS);
+            return Err(Error::Invalid(errors));
+        }
+    };
+    if !account.api_access {
+        return Err(Error::ApiAccessDisabled);
+    }
+    mint_for(db, account.id, &request.device_name).await
+}
+
+/// Mints and stores a token for an account; returns it with its plain text.
+pub async fn mint_for(
+    db: &deadpool_postgres::Pool,
+    account_id: i64,
+    name: &str,
+) -> Result<(Token, String), Error> {
+    let minted = token::mint();
+    let client = db.get().await?;
+    let stored = tokens::insert(&client, account_id, name, &minted.hash).await?;
+    Ok((stored, minted.plain))
+}

@@ -1,0 +1,134 @@
+//! Argon2id password hashing, off the async worker threads.
+//!
+//! Hashing is deliberately expensive (19 MiB, 2 passes: OWASP's minimum for
+//! Argon2id), so it runs on tokio's blocking pool behind a semaphore that
+//! bounds how many hashes run at once: a login storm queues instead of
+//! exhausting memory or starving the request workers. An unknown email is
+//! verified against a dummy hash so both paths cost the same.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use tokio::sync::Semaphore;
+
+/// OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const PARALLELISM: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("password hashing task failed: {0}")]
+    Task(String),
+}
+
+fn argon2() -> Result<Argon2<'static>, PasswordError> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password into a PHC string (blocking; call from a blocking context).
+pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    argon2()?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Verifies a password against a PHC string (blocking). A malformed stored
+/// hash verifies as false rather than failing the request.
+fn verify_blocking(password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    match argon2() {
+        Ok(argon2) => argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Bounded, non-blocking access to password hashing.
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<str>,
+}
+
+impl Passwords {
+    /// `concurrency` hashes may run at once (each holds 19 MiB).
+    pub async fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        // A hash of a random password with the same parameters as real
+        // hashes, so verifying an unknown email costs what a real one does.
+        let dummy = tokio::task::spawn_blocking(|| {
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            hash_blocking(&hex(&secret))
+        })
+        .await
+        .map_err(|e| PasswordError::Task(e.to_string()))??;
+        Ok(Passwords {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    /// Verifies `password` against `stored`, or against the dummy hash when
+    /// there is no account; the latter always answers false.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Task(e.to_string()))?;
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let verified = tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
+            .await
+            .map_err(|e| PasswordError::Task(e.to_string()))?;
+        Ok(known && verified)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_at_owasp_strength() {
+        let phc = hash_blocking("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_blocking("correct horse", &phc));
+        assert!(!verify_blocking("Correct horse", &phc));
+        assert!(!verify_blocking("correct horse", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_never_verify() {
+        let passwords = Passwords::new(2).await.unwrap();
+        assert!(!passwords.verify("anything".into(), None).await.unwrap());
+        let phc = hash_blocking("secret").unwrap();
+        assert!(
+            passwords
+                .verify("secret".into(), Some(phc.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!passwords.verify("wrong".into(), Some(phc)).await.unwrap());
+    }
+}

@@ -1,0 +1,356 @@
+//! The operator CLI. Its interface is public: operators and external tests
+//! call it exactly as documented in README.md.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+
+use crate::auth::password::{self, Passwords};
+use crate::db::{self, PoolSettings, accounts};
+use crate::http::{self as web, ApiContext};
+use crate::validate::is_plausible_email;
+
+#[derive(Parser)]
+#[command(
+    name = "anitrack-server",
+    version,
+    about = "AniTrack API server and operator commands"
+)]
+struct Cli {
+    /// PostgreSQL connection URL, e.g. postgres://user:pass@127.0.0.1:5432/anitrack
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Log format.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        global = true,
+        env = "ANITRACK_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (migrate first). Stops gracefully on SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ANITRACK_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Maximum database connections of this process.
+        #[arg(long, env = "ANITRACK_DB_POOL_SIZE", default_value_t = 16)]
+        db_pool_size: usize,
+        /// Password hashes computed at once (each takes 19 MiB for a few tens
+        /// of milliseconds); further sign-ins queue.
+        #[arg(long, env = "ANITRACK_HASH_CONCURRENCY", default_value_t = default_hash_concurrency())]
+        hash_concurrency: usize,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Create the account without API access (403 on the API).
+        #[arg(long)]
+        no_api_access: bool,
+    },
+    /// Switch an account's API-access feature flag.
+    #[command(group(ArgGroup::new("switch").required(true).args(["enable", "disable"])))]
+    ApiAccess {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Mint a token for an account; the plain token is printed alone on the
+    /// last line of standard output (it is shown only once).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Device name shown in the token list (max 120 characters).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn default_hash_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(2)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(url) = cli.database_url else {
+        bail!("no database: pass --database-url URL or set DATABASE_URL");
+    };
+    match cli.command {
+        Command::Serve {
+            bind,
+            db_pool_size,
+            hash_concurrency,
+        } => serve(&url, bind, db_pool_size, hash_concurrency).await,
+        Command::Migrate => {
+            let applied = migrate(&url).await?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            }
+            for name in applied {
+                println!("applied {name}");
+            }
+            Ok(())
+        }
+        Command::User {
+            action:
+                UserAction::Create {
+                    email,
+                    name,
+                    password_stdin: _,
+                    no_api_access,
+                },
+        } => user_create(&url, &email, &name, !no_api_access).await,
+        Command::User {
+            action:
+                UserAction::ApiAccess {
+                    email,
+                    enable,
+                    disable: _,
+                },
+        } => user_api_access(&url, &email, enable).await,
+        Command::Token {
+            action: TokenAction::Create { email, name },
+        } => token_create(&url, &email, &name).await,
+    }
+}
+
+async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    db::migrate(url)
+        .await
+        .with_context(|| format!("migrating the database at {}", db::redact_url(url)))
+}
+
+async fn serve(
+    url: &str,
+    bind: SocketAddr,
+    pool_size: usize,
+    hash_concurrency: usize,
+) -> anyhow::Result<()> {
+    for name in migrate(url).await? {
+        tracing::info!(migration = %name, "applied migration");
+    }
+    let pool = db::pool(
+        url,
+        PoolSettings {
+            max_size: pool_size,
+            ..Default::default()
+        },
+    )?;
+    let passwords = Passwords::new(hash_concurrency).await?;
+    web::serve(
+        bind,
+        ApiContext {
+            db: pool,
+            passwords,
+        },
+    )
+    .await
+}
+
+/// A one-connection pool for a CLI command, checked to be reachable.
+async fn cli_pool(url: &str) -> anyhow::Result<deadpool_postgres::Pool> {
+    let pool = db::pool(
+        url,
+        PoolSettings {
+            max_size: 1,
+            ..Default::default()
+        },
+    )?;
+    let probe = pool
+        .get()
+        .await
+        .map_err(db::DbError::from)
+        .with_context(|| format!("cannot reach the database at {}", db::redact_url(url)))?;
+    drop(probe);
+    Ok(pool)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the password from standard input")?;
+    let password = input.lines().next().unwrap_or("").to_string();
+    if password.is_empty() {
+        bail!("the password on standard input is empty");
+    }
+    if password.chars().count() < 8 {
+        bail!("the password must be at least 8 characters");
+    }
+    Ok(password)
+}
+
+fn check_email(email: &str) -> anyhow::Result<String> {
+    let email = email.trim();
+    if !is_plausible_email(email) || email.chars().count() > 255 {
+        bail!("{email:?} is not a valid email address");
+    }
+    Ok(email.to_string())
+}
+
+async fn user_create(url: &str, email: &str, name: &str, api_access: bool) -> anyhow::Result<()> {
+    let email = check_email(email)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        bail!("the name must be 1 to 255 characters");
+    }
+    let password = read_password()?;
+    let pool = cli_pool(url).await?;
+    let hash = tokio::task::spawn_blocking(move || password::hash_blocking(&password)).await??;
+    let client = pool.get().await.map_err(db::DbError::from)?;
+    let account = match accounts::create(&client, &email, name, &hash, api_access).await {
+        Ok(account) => account,
+        Err(accounts::CreateError::EmailTaken) => {
+            bail!("an account with email {email} already exists")
+        }
+        Err(accounts::CreateError::Db(e)) => return Err(e.into()),
+    };
+    println!(
+        "created account {} <{}> (id {}, API access {})",
+        account.name,
+        account.email,
+        account.id,
+        if account.api_access {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    Ok(())
+}
+
+async fn user_api_access(url: &str, email: &str, enabled: bool) -> anyhow::Result<()> {
+    let pool = cli_pool(url).await?;
+    let client = pool.get().await.map_err(db::DbError::from)?;
+    match accounts::set_api_access(&client, email.trim(), enabled).await? {
+        Some(account) => {
+            println!(
+                "API access {} for {}",
+                if account.api_access {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                account.email
+            );
+            Ok(())
+        }
+        None => bail!("no account with email {}", email.trim()),
+    }
+}
+
+async fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > crate::auth::issue::DEVICE_NAME_MAX {
+        bail!(
+            "the token name must be 1 to {} characters",
+            crate::auth::issue::DEVICE_NAME_MAX
+        );
+    }
+    let pool = cli_pool(url).await?;
+    let account = {
+        let client = pool.get().await.map_err(db::DbError::from)?;
+        accounts::find_by_email(&client, email.trim()).await?
+    };
+    let Some(account) = account else {
+        bail!("no account with email {}", email.trim());
+    };
+    if !account.api_access {
+        eprintln!(
+            "warning: {} has no API access; the token answers 403 until it is enabled",
+            account.email
+        );
+    }
+    let (token, plain) = crate::auth::issue::mint_for(&pool, account.id, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created token {} ({name}) for {}; it is shown only once:",
+        token.id, account.email
+    );
+    println!("{plain}");
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! SQL for `api_tokens`.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+
+use super::DbError;
+use super::accounts::Account;
+use crate::auth::token::TokenHash;
+
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub id: i64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Who a request acts as: the token that authenticated it and its account.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub token_id: i64,
+    pub account: Account,
+}
+
+pub async fn insert(
+    db: &impl GenericClient,
+    account_id: i64,
+    name: &str,
+    hash: &TokenHash,
+) -> Result<Token, DbError> {
+    let statement = db
+        .prepare_cached(
+            "INSERT INTO api_tokens (account_id, name, token_hash) VALUES ($1, $2, $3) \
+             RETURNING id, name, created_at, last_used_at",
+        )
+        .await?;
+    let row = db
+        .query_one(&statement, &[&account_id, &name, &hash.0.as_slice()])
+        .await?;
+    Ok(Token {
+        id: row.get("id"),
+        name: row.get("name"),
+        created_at: row.get("created_at"),
+        last_used_at: row.get("last_used_at"),
+    })
+}
+
+/// Resolves a token hash to its live token and account in one round trip,
+/// and records `last_used_at` at most once a minute (so a busy token does
+/// not turn every read into a write).
+pub async fn authenticate(
+    db: &impl GenericClient,
+    hash: &TokenHash,
+) -> Result<Option<Principal>, DbError> {
+    let statement = db
+        .prepare_cached(
+            "WITH hit AS ( \
+                 SELECT t.id AS token_id, t.token_hash, t.last_used_at, \
+                        a.id, a.email, a.name, a.api_access, a.created_at \
+                 FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+             ), touch AS ( \
+                 UPDATE api_tokens SET last_used_at = date_trunc('second', now()) \
+                 FROM hit WHERE api_tokens.id = hit.token_id \
+                   AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute') \
+                 RETURNING 1 \
+             ) \
+             SELECT token_id, token_hash, id, email, name, api_access, created_at FROM hit",
+        )
+        .await?;
+    let Some(row) = db.query_opt(&statement, &[&hash.0.as_slice()]).await? else {
+        return Ok(None);
+    };
+    let stored: &[u8] = row.get("token_hash");
+    if !hash.matches(stored) {
+        return Ok(None);
+    }
+    Ok(Some(Principal {
+        token_id: row.get("token_id"),
+        account: Account {
+            id: row.get("id"),
+            email: row.get("email"),
+            name: row.get("name"),
+            api_access: row.get("api_access"),
+            created_at: row.get("created_at"),
+        },
+    }))
+}
+
+/// The account's live tokens, newest first.
+pub async fn list_active(db: &impl GenericClient, account_id: i64) -> Result<Vec<Token>, DbError> {
+    let statement = db
+        .prepare_cached(
+            "SELECT id, name, created_at, last_used_at FROM api_tokens \
+             WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+        )
+        .await?;
+    Ok(db
+        .query(&statement, &[&account_id])
+        .await?
+        .iter()
+        .map(|row| Token {
+            id: row.get("id"),
+            name: row.get("name"),
+            created_at: row.get("created_at"),
+            last_used_at: row.get("last_used_at"),
+        })
+        .collect())
+}
+
+/// Revokes a live token of the account; false if there is none with that id.
+pub async fn revoke(
+    db: &impl GenericClient,
+    account_id: i64,
+    token_id: i64,
+) -> Result<bool, DbError> {
+    let statement = db
+        .prepare_cached(
+            "UPDATE api_tokens SET revoked_at = now() \
+             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+        )
+        .await?;
+    Ok(db.execute(&statement, &[&token_id, &account_id]).await? == 1)
+}

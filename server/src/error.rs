@@ -1,0 +1,61 @@
+//! The server's error type and its one mapping to HTTP ([`ApiError`]).
+
+use anitrack_spec::ApiError;
+use anitrack_spec::error::FieldErrors;
+
+use crate::auth::password::PasswordError;
+use crate::db::DbError;
+
+/// Seconds a client should wait before retrying while the database is down:
+/// about the pool's acquire timeout.
+const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unauthenticated")]
+    Unauthenticated,
+    #[error("API access disabled for this account")]
+    ApiAccessDisabled,
+    #[error("not found")]
+    NotFound,
+    #[error("validation failed")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl From<FieldErrors> for Error {
+    fn from(errors: FieldErrors) -> Self {
+        Error::Invalid(errors)
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Error::Db(error.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Error::Db(error.into())
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Unauthenticated => ApiError::unauthenticated(),
+            Error::ApiAccessDisabled => ApiError::api_access_disabled(),
+            Error::NotFound => ApiError::not_found(),
+            Error::Invalid(errors) => ApiError::validation(errors),
+            Error::Db(db) if db.is_unavailable() => {
+                ApiError::unavailable(db, RETRY_AFTER_UNAVAILABLE_SECS)
+            }
+            Error::Db(db) => ApiError::internal(db),
+            Error::Password(e) => ApiError::internal(e),
+        }
+    }
+}

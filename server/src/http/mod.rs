@@ -1,0 +1,80 @@
+//! The HTTP server: dropshot, configured for the contract.
+
+mod handlers;
+pub mod request;
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HandlerTaskMode, ServerBuilder};
+
+use crate::auth::password::Passwords;
+
+/// Largest accepted request body (dropshot's default is 1 KiB, too small for
+/// a 2000-character note in multi-byte UTF-8).
+pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+pub struct ApiContext {
+    pub db: deadpool_postgres::Pool,
+    pub passwords: Passwords,
+}
+
+/// Serves the API until SIGTERM or Ctrl-C, then stops accepting, lets
+/// in-flight requests finish and returns.
+pub async fn serve(bind: SocketAddr, context: ApiContext) -> anyhow::Result<()> {
+    let api = anitrack_spec::ani_track_api_mod::api_description::<handlers::AniTrack>()
+        .map_err(|e| anyhow::anyhow!("invalid API description: {e}"))?;
+    let config = ConfigDropshot {
+        bind_address: bind,
+        default_request_body_max_bytes: REQUEST_BODY_MAX_BYTES,
+        // A client that disconnects must not cancel a write half-way.
+        default_handler_task_mode: HandlerTaskMode::Detached,
+        ..Default::default()
+    };
+    // dropshot logs through slog; our request log is written by
+    // `request::respond` through tracing, so dropshot only reports warnings
+    // (its info lines would carry full URIs, query strings included).
+    let log = ConfigLogging::StderrTerminal {
+        level: ConfigLoggingLevel::Warn,
+    }
+    .to_logger("anitrack-server")
+    .context("creating dropshot's logger")?;
+    let server = ServerBuilder::new(api, context, log)
+        .config(config)
+        .start()
+        .map_err(|e| anyhow::anyhow!("cannot serve on {bind}: {e}"))?;
+    tracing::info!(address = %server.local_addr(), "listening");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    server
+        .close()
+        .await
+        .map_err(|e| anyhow::anyhow!("shutdown failed: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,221 @@
+//! Laravel-style validation of JSON request bodies.
+//!
+//! Every field is checked and every failure is collected, so a 422 names all
+//! invalid fields at once. Messages follow Laravel's English wording, with
+//! the field name's underscores read as spaces (`device_name` → "device
+//! name"). As with Laravel's `TrimStrings` and `ConvertEmptyStringsToNull`
+//! middleware, strings are trimmed (passwords excepted) and an empty string
+//! counts as absent.
+
+use anitrack_spec::error::FieldErrors;
+use serde_json::{Map, Value};
+
+/// A JSON body under validation.
+pub struct Input {
+    fields: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+fn label(field: &str) -> String {
+    field.replace('_', " ")
+}
+
+impl Input {
+    /// A body that is JSON but not an object carries no fields: every
+    /// required field then fails as missing.
+    pub fn new(body: Value) -> Self {
+        let fields = match body {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Input {
+            fields,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    fn present(&self, field: &str) -> Option<&Value> {
+        match self.fields.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(value) => Some(value),
+        }
+    }
+
+    /// A required string, trimmed, at most `max` characters.
+    pub fn required_string(&mut self, field: &str, max: usize) -> Option<String> {
+        self.string(field, max, true, true)
+    }
+
+    /// A required string kept exactly as sent (passwords).
+    pub fn required_secret(&mut self, field: &str, max: usize) -> Option<String> {
+        self.string(field, max, true, false)
+    }
+
+    fn string(&mut self, field: &str, max: usize, required: bool, trim: bool) -> Option<String> {
+        let name = label(field);
+        let Some(value) = self.present(field) else {
+            if required {
+                self.errors
+                    .add(field, format!("The {name} field is required."));
+            }
+            return None;
+        };
+        let Value::String(text) = value else {
+            self.errors
+                .add(field, format!("The {name} field must be a string."));
+            return None;
+        };
+        let text = if trim {
+            text.trim().to_string()
+        } else {
+            text.clone()
+        };
+        if text.chars().count() > max {
+            self.errors.add(
+                field,
+                format!("The {name} field must not be greater than {max} characters."),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A required email address (at most 255 characters).
+    pub fn required_email(&mut self, field: &str) -> Option<String> {
+        let email = self.required_string(field, 255)?;
+        if is_plausible_email(&email) {
+            Some(email)
+        } else {
+            self.errors.add(
+                field,
+                format!("The {} field must be a valid email address.", label(field)),
+            );
+            None
+        }
+    }
+
+    /// The collected failures; `Ok(value)` when there are none.
+    pub fn finish<T>(self, value: T) -> Result<T, FieldErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// `local@domain` with no whitespace or control characters, a non-empty
+/// local part of at most 64 characters and a dotted-or-not domain of sane
+/// labels. Deliverability is the mail server's business, not ours.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let clean = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    clean(local)
+        && clean(domain)
+        && local.chars().count() <= 64
+        && !local.contains('@')
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors_of(input: Input) -> serde_json::Value {
+        match input.finish(()) {
+            Ok(()) => json!({}),
+            Err(errors) => {
+                let api = anitrack_spec::ApiError::validation(errors);
+                serde_json::to_value(&api.body().errors).unwrap()
+            }
+        }
+    }
+
+    #[test]
+    fn reports_every_failing_field_at_once() {
+        let mut input = Input::new(json!({"email": 5, "device_name": "x".repeat(121)}));
+        input.required_email("email");
+        input.required_secret("password", 4096);
+        input.required_string("device_name", 120);
+        assert_eq!(
+            errors_of(input),
+            json!({
+                "email": ["The email field must be a string."],
+                "password": ["The password field is required."],
+                "device_name": ["The device name field must not be greater than 120 characters."],
+            })
+        );
+    }
+
+    #[test]
+    fn blank_strings_and_nulls_are_missing() {
+        let mut input = Input::new(json!({"email": "   ", "password": null}));
+        input.required_email("email");
+        input.required_secret("password", 4096);
+        assert_eq!(
+            errors_of(input),
+            json!({
+                "email": ["The email field is required."],
+                "password": ["The password field is required."],
+            })
+        );
+    }
+
+    #[test]
+    fn strings_are_trimmed_but_secrets_are_not() {
+        let mut input = Input::new(json!({"device_name": "  cli  ", "password": " pw "}));
+        assert_eq!(
+            input.required_string("device_name", 120).as_deref(),
+            Some("cli")
+        );
+        assert_eq!(
+            input.required_secret("password", 4096).as_deref(),
+            Some(" pw ")
+        );
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        let mut input = Input::new(json!({"device_name": "é".repeat(120)}));
+        assert!(input.required_string("device_name", 120).is_some());
+    }
+
+    #[test]
+    fn a_non_object_body_has_no_fields() {
+        let mut input = Input::new(json!(["email"]));
+        input.required_email("email");
+        assert_eq!(
+            errors_of(input),
+            json!({"email": ["The email field is required."]})
+        );
+    }
+
+    #[test]
+    fn email_shapes() {
+        for good in [
+            "a@b.c",
+            "user.name+tag@example.com",
+            "x@localhost",
+            "ü@exämple.de",
+        ] {
+            assert!(is_plausible_email(good), "{good}");
+        }
+        for bad in [
+            "", "a", "a@", "@b", "a b@c.d", "a@b..c", "a@-b.c", ".a@b.c", "a@b@c",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+    }
+}
