@@ -214,6 +214,11 @@ impl PgCluster {
         self.port
     }
 
+    /// The cluster's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// `postgres://postgres@127.0.0.1:<port>/<database>` (trust auth, no
     /// password).
     pub fn url(&self, database: &str) -> String {
@@ -924,6 +929,31 @@ mod tests {
         drop(pg);
         assert!(!temp.exists(), "{} not removed", temp.display());
         assert!(TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err());
+    }
+
+    #[test]
+    fn start_failure_reports_command_and_log_tail() {
+        let root = tempfile::Builder::new()
+            .prefix("anitrack-pg-test-")
+            .tempdir()
+            .unwrap();
+        if server_os_user().unwrap().is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let busy = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let err = PgCluster::start(ClusterOptions {
+            data_dir: root.path().join("data"),
+            durable: false,
+            port: Some(port),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pg_ctl start"), "{err}");
+        assert!(err.contains("last 40 lines of"), "{err}");
+        assert!(err.contains("Address already in use"), "{err}");
+        assert!(!root.path().join("data/postmaster.pid").exists());
     }
 
     #[test]

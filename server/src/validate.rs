@@ -34,10 +34,13 @@ impl Input {
         }
     }
 
-    fn present(&self, field: &str) -> Option<&Value> {
+    /// The field's value unless it is absent, null, or a string that is
+    /// empty (after trimming, when `trim` is set).
+    fn present(&self, field: &str, trim: bool) -> Option<&Value> {
         match self.fields.get(field) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) if trim && s.trim().is_empty() => None,
+            Some(Value::String(s)) if s.is_empty() => None,
             Some(value) => Some(value),
         }
     }
@@ -54,7 +57,7 @@ impl Input {
 
     fn string(&mut self, field: &str, max: usize, required: bool, trim: bool) -> Option<String> {
         let name = label(field);
-        let Some(value) = self.present(field) else {
+        let Some(value) = self.present(field, trim) else {
             if required {
                 self.errors
                     .add(field, format!("The {name} field is required."));
@@ -171,6 +174,17 @@ mod tests {
                 "password": ["The password field is required."],
             })
         );
+    }
+
+    #[test]
+    fn a_blank_secret_is_present_but_an_empty_one_is_not() {
+        let mut input = Input::new(json!({"password": "   "}));
+        assert_eq!(
+            input.required_secret("password", 4096).as_deref(),
+            Some("   ")
+        );
+        let mut input = Input::new(json!({"password": ""}));
+        assert_eq!(input.required_secret("password", 4096), None);
     }
 
     #[test]

@@ -46,7 +46,35 @@ fn fresh() -> anyhow::Result<String> {
         .generate_tokens(&spec)
         .context("progenitor failed")?;
     let file: syn::File = syn::parse2(tokens).context("progenitor produced invalid Rust")?;
-    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+    rustfmt(&format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+}
+
+/// Formats like `cargo fmt` does, so `cargo fmt` leaves the generated file
+/// alone and the staleness check stays exact.
+fn rustfmt(source: &str) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .current_dir(workspace::root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running rustfmt (install it with `rustup component add rustfmt`)")?;
+    child
+        .stdin
+        .take()
+        .context("rustfmt stdin")?
+        .write_all(source.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "rustfmt failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?)
 }
 
 pub fn generate() -> anyhow::Result<()> {

@@ -1,5 +1,157 @@
-pub fn run(_a: Args) -> anyhow::Result<()> {
+//! `cargo xtask dev`: AniTrack on this machine, from a fresh clone.
+//!
+//! A private PostgreSQL cluster under `target/dev-pg/` (created on the first
+//! run, reused after) on a free loopback port, or `$DATABASE_URL` when set;
+//! migrations; a demo account with API access and a fresh token; then the
+//! server in the foreground. Ctrl-C stops the server and PostgreSQL.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use anitrack_conformance::pg::{ClusterOptions, PgCluster};
+use anyhow::{Context, bail};
+
+use crate::workspace;
+
+const DEMO_EMAIL: &str = "demo@anitrack.test";
+const DEMO_PASSWORD: &str = "anitrack-demo-password";
+const DATABASE: &str = "anitrack";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address the server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let root = workspace::root();
+    // Ctrl-C reaches the server too (same process group); we stay alive to
+    // wait for it and then stop PostgreSQL.
+    ctrlc::set_handler(|| {}).context("installing the Ctrl-C handler")?;
+
+    println!("dev: building anitrack-server");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--package", "anitrack-server"])
+        .current_dir(&root)
+        .status()?;
+    if !status.success() {
+        bail!("cargo build failed");
+    }
+    let server = root.join("target").join("debug").join("anitrack-server");
+
+    let (database_url, _cluster) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            println!("dev: using DATABASE_URL");
+            (url, None)
+        }
+        _ => {
+            let data_dir = root.join("target").join("dev-pg").join("data");
+            println!("dev: starting PostgreSQL in {}", data_dir.display());
+            let cluster = PgCluster::start(ClusterOptions {
+                data_dir,
+                durable: true,
+                port: None,
+            })?;
+            let exists = cluster.psql(
+                "postgres",
+                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+            )?;
+            if exists.trim().is_empty() {
+                cluster.create_database(DATABASE, None)?;
+            }
+            println!("dev: PostgreSQL on port {}", cluster.port());
+            (cluster.url(DATABASE), Some(cluster))
+        }
+    };
+
+    let cli = |args: &[&str], stdin: Option<&str>| -> anyhow::Result<std::process::Output> {
+        use std::io::Write as _;
+        let mut child = Command::new(&server)
+            .args(args)
+            .env("DATABASE_URL", &database_url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+            pipe.write_all(input.as_bytes())?;
+        }
+        Ok(child.wait_with_output()?)
+    };
+
+    let out = cli(&["migrate"], None)?;
+    if !out.status.success() {
+        bail!("migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = cli(
+        &[
+            "user",
+            "create",
+            "--email",
+            DEMO_EMAIL,
+            "--name",
+            "Demo",
+            "--password-stdin",
+        ],
+        Some(&format!("{DEMO_PASSWORD}\n")),
+    )?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && !stderr.contains("already exists") {
+        bail!("creating the demo account failed: {stderr}");
+    }
+    let out = cli(
+        &["user", "api-access", "--email", DEMO_EMAIL, "--enable"],
+        None,
+    )?;
+    if !out.status.success() {
+        bail!(
+            "enabling API access failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = cli(
+        &[
+            "token",
+            "create",
+            "--email",
+            DEMO_EMAIL,
+            "--name",
+            "cargo xtask dev",
+        ],
+        None,
+    )?;
+    if !out.status.success() {
+        bail!(
+            "minting a token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.lines().last().unwrap_or_default().to_string();
+
+    let base = format!("http://{}/api/v1", args.bind);
+    println!();
+    println!("  demo account   {DEMO_EMAIL}");
+    println!("  password       {DEMO_PASSWORD}");
+    println!("  token          {token}");
+    println!();
+    println!("  curl {base}/user -H \"Authorization: Bearer {token}\"");
+    println!(
+        "  curl -X POST {base}/auth/token -H \"Content-Type: application/json\" \
+         -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\",\"device_name\":\"My Integration\"}}'"
+    );
+    println!();
+    println!(
+        "dev: serving on http://{} (Ctrl-C stops the server and PostgreSQL)",
+        args.bind
+    );
+
+    let status = Command::new(&server)
+        .args(["serve", "--bind", &args.bind.to_string()])
+        .env("DATABASE_URL", &database_url)
+        .status()
+        .context("running the server")?;
+    println!("dev: server exited ({status}); stopping PostgreSQL");
     Ok(())
 }
-#[derive(clap::Args)]
-pub struct Args {}

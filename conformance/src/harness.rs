@@ -1,0 +1,406 @@
+//! Test environments: one PostgreSQL cluster per test process, a fresh
+//! database cloned from a migrated template per test, and a real server
+//! process per test.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::io::AsyncWriteExt;
+
+use crate::pg::{PgCluster, free_loopback_port};
+
+/// Set by `cargo xtask conformance` to share one cluster between test
+/// binaries: `postgres://postgres@127.0.0.1:<port>/postgres`.
+pub const ADMIN_URL_ENV: &str = "ANITRACK_TEST_ADMIN_URL";
+/// Path of the `anitrack-server` binary under test.
+pub const SERVER_BIN_ENV: &str = "ANITRACK_SERVER_BIN";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The server binary: `$ANITRACK_SERVER_BIN`, else the workspace's debug build.
+pub fn server_bin() -> PathBuf {
+    std::env::var_os(SERVER_BIN_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("debug").join("anitrack-server")
+        })
+}
+
+struct Shared {
+    /// `postgres://postgres@127.0.0.1:<port>/`, without the database name.
+    base_url: String,
+    template: String,
+    /// Keeps an owned cluster alive for the whole process (statics are never
+    /// dropped; the watchdog below stops it when the process exits).
+    _cluster: Option<PgCluster>,
+}
+
+static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+static CLONE_LOCK: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn shared() -> Result<&'static Shared> {
+    SHARED
+        .get_or_init(|| init_shared().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("test database setup failed: {e}"))
+}
+
+fn init_shared() -> Result<Shared> {
+    let (base_url, cluster) = match std::env::var(ADMIN_URL_ENV) {
+        Ok(admin) => {
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| format!("{b}/"))
+                .context("bad admin URL")?;
+            (base, None)
+        }
+        Err(_) => {
+            let cluster = PgCluster::start_temporary()?;
+            stop_when_process_exits(&cluster)?;
+            (cluster.url(""), Some(cluster))
+        }
+    };
+    let template = format!("anitrack_tmpl_{}", std::process::id());
+    admin_sql(&base_url, &format!("CREATE DATABASE {template}"))?;
+    let output = std::process::Command::new(server_bin())
+        .args([
+            "--database-url",
+            &format!("{base_url}{template}"),
+            "migrate",
+        ])
+        .output()
+        .with_context(|| {
+            format!(
+                "running {} migrate (build it with `cargo build -p anitrack-server`)",
+                server_bin().display()
+            )
+        })?;
+    if !output.status.success() {
+        bail!(
+            "migrate failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(Shared {
+        base_url,
+        template,
+        _cluster: cluster,
+    })
+}
+
+/// Statics are never dropped, so a cluster owned by the test process is
+/// stopped by a small watchdog once the process is gone.
+fn stop_when_process_exits(cluster: &PgCluster) -> Result<()> {
+    let pid_file = cluster.data_dir().join("postmaster.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .with_context(|| format!("reading {}", pid_file.display()))?;
+    let pid = pid.lines().next().unwrap_or("").trim().to_string();
+    let root = cluster
+        .data_dir()
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pid} 2>/dev/null; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 {pid} 2>/dev/null || break; sleep 0.5; done; \
+         rm -rf '{dir}'",
+        me = std::process::id(),
+        dir = root.display()
+    );
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the cluster watchdog")?;
+    Ok(())
+}
+
+fn admin_sql(base_url: &str, sql: &str) -> Result<()> {
+    let url = format!("{base_url}postgres");
+    let psql = crate::pg::PgBinaries::find()?.bin_dir.join("psql");
+    let output = std::process::Command::new(psql)
+        .args([&url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .context("running psql")?;
+    if !output.status.success() {
+        bail!(
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// A fresh, migrated database of its own.
+pub fn fresh_database() -> Result<String> {
+    let shared = shared()?;
+    let name = format!(
+        "anitrack_t{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    {
+        // CREATE DATABASE ... TEMPLATE refuses while another clone copies it.
+        let _guard = CLONE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        admin_sql(
+            &shared.base_url,
+            &format!("CREATE DATABASE {name} TEMPLATE {}", shared.template),
+        )?;
+    }
+    Ok(format!("{}{name}", shared.base_url))
+}
+
+/// A running `anitrack-server serve`, stopped with SIGTERM on drop.
+pub struct Server {
+    child: tokio::process::Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port against `database_url` and
+    /// waits until it answers HTTP.
+    pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Result<Server> {
+        let port = free_loopback_port()?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let log_dir = tempfile::tempdir()?;
+        let log = log_dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log)?;
+        let mut command = tokio::process::Command::new(server_bin());
+        command
+            .args(["serve", "--bind", &addr.to_string()])
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true);
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", server_bin().display()))?;
+        let mut server = Server {
+            child,
+            addr,
+            log,
+            _log_dir: log_dir,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "server exited with {status} before it was ready:\n{}",
+                    self.log_text()
+                );
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "server did not listen on {} within 30 s:\n{}",
+                    self.addr,
+                    self.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything the server logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// SIGTERM, then wait (up to `timeout`) for the exit status.
+    pub async fn terminate(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()?;
+        }
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                self.child.kill().await?;
+                bail!("server did not exit within {timeout:?} of SIGTERM")
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// What an `anitrack-server` CLI invocation did.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the operator CLI with `DATABASE_URL` set to `database_url` (unless
+/// `None`), feeding `stdin`.
+pub async fn cli(
+    database_url: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<CliOutput> {
+    let mut command = tokio::process::Command::new(server_bin());
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.env_remove("DATABASE_URL");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    let mut child = command.spawn().context("running anitrack-server")?;
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).await?;
+        }
+        drop(pipe);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .context("anitrack-server CLI did not finish within 60 s")??;
+    Ok(CliOutput {
+        success: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// A test's world: its own database and server, and clients for it.
+pub struct TestEnv {
+    pub database_url: String,
+    pub server: Server,
+    /// Raw HTTP, for what the generated client cannot send.
+    pub http: reqwest::Client,
+}
+
+/// The password every account made by [`TestEnv::create_user`] gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestEnv {
+    pub async fn start() -> TestEnv {
+        match Self::try_start().await {
+            Ok(env) => env,
+            Err(error) => panic!("cannot start the test environment: {error:#}"),
+        }
+    }
+
+    async fn try_start() -> Result<TestEnv> {
+        let database_url = tokio::task::spawn_blocking(fresh_database).await??;
+        let server = Server::start(&database_url, &[]).await?;
+        Ok(TestEnv {
+            database_url,
+            server,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base_url())
+    }
+
+    /// The generated client without credentials.
+    pub fn anonymous(&self) -> anitrack_client::Client {
+        anitrack_client::Client::new(&self.server.base_url())
+    }
+
+    /// The generated client sending `Authorization: Bearer <token>`.
+    pub fn client(&self, token: &str) -> anitrack_client::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .unwrap_or_else(|e| panic!("token is not a header value: {e}"));
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap_or_else(|e| panic!("reqwest client: {e}"));
+        anitrack_client::Client::new_with_client(&self.server.base_url(), http)
+    }
+
+    pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        cli(Some(&self.database_url), args, stdin)
+            .await
+            .unwrap_or_else(|e| panic!("anitrack-server {args:?}: {e:#}"))
+    }
+
+    /// Creates an account through the operator CLI with [`PASSWORD`].
+    pub async fn create_user(&self, email: &str, name: &str, api_access: bool) {
+        let mut args = vec![
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--password-stdin",
+        ];
+        if !api_access {
+            args.push("--no-api-access");
+        }
+        let out = self.cli(&args, Some(&format!("{PASSWORD}\n"))).await;
+        assert!(out.success, "user create failed: {}", out.stderr);
+    }
+
+    /// Mints a token through the operator CLI; returns the plain token.
+    pub async fn mint_token(&self, email: &str, name: &str) -> String {
+        let out = self
+            .cli(&["token", "create", "--email", email, "--name", name], None)
+            .await;
+        assert!(out.success, "token create failed: {}", out.stderr);
+        out.stdout.lines().last().unwrap_or_default().to_string()
+    }
+
+    /// An account with API access and a token for it.
+    pub async fn user_with_token(&self, email: &str) -> String {
+        self.create_user(email, "Test User", true).await;
+        self.mint_token(email, "conformance").await
+    }
+}

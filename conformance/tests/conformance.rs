@@ -1,0 +1,21 @@
+//! The conformance suite: the v1 contract, checked against a live
+//! `anitrack-server` on a private PostgreSQL through the generated client
+//! (raw HTTP only where the client cannot express the input).
+
+// A test fails by panicking; helpers here are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "conformance/auth.rs"]
+mod auth;
+#[path = "conformance/cli.rs"]
+mod cli;
+#[path = "conformance/errors.rs"]
+mod errors;
+#[path = "conformance/properties.rs"]
+mod properties;
+#[path = "conformance/routes.rs"]
+mod routes;
+#[path = "conformance/support.rs"]
+mod support;
+#[path = "conformance/user.rs"]
+mod user;
