@@ -10,6 +10,77 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    /**Full anime detail.
+
+    `format`, `status` and `season` are AniList's values as strings (e.g. `TV`, `MOVIE`; `FINISHED`, `RELEASING`; `WINTER`...`FALL`); they are strings, not enumerations, so that values AniList adds later do not break v1 clients. `start_date` and `end_date` are ISO 8601 calendar dates with reduced precision where AniList knows only part of the date (`2019`, `2019-04` or `2019-04-06`), or null.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Anime {
+        ///AniList media id.
+        pub anilist_id: i64,
+        ///Cover image URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cover_image_url: ::std::option::Option<::std::string::String>,
+        ///Last airing date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_date: ::std::option::Option<::std::string::String>,
+        ///Number of episodes; null while unknown (e.g. still airing).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub episodes: ::std::option::Option<i32>,
+        ///Ids on other sites.
+        pub external_ids: ExternalIds,
+        ///AniList format: `TV`, `TV_SHORT`, `MOVIE`, `SPECIAL`, `OVA`, `ONA`, `MUSIC`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<::std::string::String>,
+        ///Genre names.
+        pub genres: ::std::vec::Vec<::std::string::String>,
+        ///AniTrack's anime id (the `anime_id` of list entries).
+        pub id: i64,
+        ///Season of the first airing: `WINTER`, `SPRING`, `SUMMER`, `FALL`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub season: ::std::option::Option<::std::string::String>,
+        ///Year of that season.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub season_year: ::std::option::Option<i32>,
+        ///URL slug, as in `GET /anime/{slug}`: the slugified English title, else the romaji title, with a readable suffix on collisions. Slugs an anime had before a title change keep resolving to it.
+        pub slug: ::std::string::String,
+        ///First airing date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_date: ::std::option::Option<::std::string::String>,
+        ///AniList status: `FINISHED`, `RELEASING`, `NOT_YET_RELEASED`, `CANCELLED`, `HIATUS`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        ///Studios, main animation studios first.
+        pub studios: ::std::vec::Vec<Studio>,
+        ///Synopsis as plain text (AniList's HTML markup removed, line breaks kept).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub synopsis: ::std::option::Option<::std::string::String>,
+        ///Romaji title.
+        pub title: ::std::string::String,
+        ///English title, when there is one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title_english: ::std::option::Option<::std::string::String>,
+        ///Native title, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title_native: ::std::option::Option<::std::string::String>,
+        ///When AniTrack last changed this record.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl Anime {
+        pub fn builder() -> builder::Anime {
+            Default::default()
+        }
+    }
+    ///Anime matching a catalog search, best match first.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AnimeList {
+        ///The matches (empty when nothing matches).
+        pub data: ::std::vec::Vec<Anime>,
+    }
+    impl AnimeList {
+        pub fn builder() -> builder::AnimeList {
+            Default::default()
+        }
+    }
     ///Error information. `message` is always present; `errors` only on 422 validation failures, keyed by request field name, each with one or more English sentences. Other keys may be added within v1.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Error {
@@ -29,6 +100,20 @@ pub mod types {
             Default::default()
         }
     }
+    ///Identifiers of the same anime on other sites. More sites may be added within v1 as keys of this object.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ExternalIds {
+        ///AniList media id.
+        pub anilist: i64,
+        ///MyAnimeList anime id, when known.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mal: ::std::option::Option<i64>,
+    }
+    impl ExternalIds {
+        pub fn builder() -> builder::ExternalIds {
+            Default::default()
+        }
+    }
     ///A freshly issued token. The plain-text `token` appears in this response only; AniTrack stores just its SHA-256 hash. Store it securely.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct NewToken {
@@ -43,6 +128,21 @@ pub mod types {
     }
     impl NewToken {
         pub fn builder() -> builder::NewToken {
+            Default::default()
+        }
+    }
+    ///A studio that worked on an anime.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Studio {
+        ///AniList's studio id.
+        pub id: i64,
+        ///False for producers and licensors credited beside the animation studio.
+        pub is_animation_studio: bool,
+        ///Studio name.
+        pub name: ::std::string::String,
+    }
+    impl Studio {
+        pub fn builder() -> builder::Studio {
             Default::default()
         }
     }
@@ -114,6 +214,369 @@ pub mod types {
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct Anime {
+            anilist_id: ::std::result::Result<i64, ::std::string::String>,
+            cover_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            end_date: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            episodes: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            external_ids: ::std::result::Result<super::ExternalIds, ::std::string::String>,
+            format: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            genres: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<i64, ::std::string::String>,
+            season: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            season_year: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            slug: ::std::result::Result<::std::string::String, ::std::string::String>,
+            start_date: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            studios: ::std::result::Result<::std::vec::Vec<super::Studio>, ::std::string::String>,
+            synopsis: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+            title_english: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            title_native: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Anime {
+            fn default() -> Self {
+                Self {
+                    anilist_id: Err("no value supplied for anilist_id".to_string()),
+                    cover_image_url: Ok(Default::default()),
+                    end_date: Ok(Default::default()),
+                    episodes: Ok(Default::default()),
+                    external_ids: Err("no value supplied for external_ids".to_string()),
+                    format: Ok(Default::default()),
+                    genres: Err("no value supplied for genres".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    season: Ok(Default::default()),
+                    season_year: Ok(Default::default()),
+                    slug: Err("no value supplied for slug".to_string()),
+                    start_date: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    studios: Err("no value supplied for studios".to_string()),
+                    synopsis: Ok(Default::default()),
+                    title: Err("no value supplied for title".to_string()),
+                    title_english: Ok(Default::default()),
+                    title_native: Ok(Default::default()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl Anime {
+            pub fn anilist_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anilist_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anilist_id: {e}"));
+                self
+            }
+            pub fn cover_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cover_image_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for cover_image_url: {e}")
+                });
+                self
+            }
+            pub fn end_date<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_date = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end_date: {e}"));
+                self
+            }
+            pub fn episodes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.episodes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for episodes: {e}"));
+                self
+            }
+            pub fn external_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ExternalIds>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_ids = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for external_ids: {e}"));
+                self
+            }
+            pub fn format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.format = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for format: {e}"));
+                self
+            }
+            pub fn genres<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.genres = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for genres: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn season<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.season = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for season: {e}"));
+                self
+            }
+            pub fn season_year<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.season_year = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for season_year: {e}"));
+                self
+            }
+            pub fn slug<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.slug = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for slug: {e}"));
+                self
+            }
+            pub fn start_date<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_date = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start_date: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn studios<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Studio>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.studios = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for studios: {e}"));
+                self
+            }
+            pub fn synopsis<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.synopsis = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for synopsis: {e}"));
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for title: {e}"));
+                self
+            }
+            pub fn title_english<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title_english = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for title_english: {e}"));
+                self
+            }
+            pub fn title_native<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title_native = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for title_native: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Anime> for super::Anime {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Anime,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    anilist_id: value.anilist_id?,
+                    cover_image_url: value.cover_image_url?,
+                    end_date: value.end_date?,
+                    episodes: value.episodes?,
+                    external_ids: value.external_ids?,
+                    format: value.format?,
+                    genres: value.genres?,
+                    id: value.id?,
+                    season: value.season?,
+                    season_year: value.season_year?,
+                    slug: value.slug?,
+                    start_date: value.start_date?,
+                    status: value.status?,
+                    studios: value.studios?,
+                    synopsis: value.synopsis?,
+                    title: value.title?,
+                    title_english: value.title_english?,
+                    title_native: value.title_native?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Anime> for Anime {
+            fn from(value: super::Anime) -> Self {
+                Self {
+                    anilist_id: Ok(value.anilist_id),
+                    cover_image_url: Ok(value.cover_image_url),
+                    end_date: Ok(value.end_date),
+                    episodes: Ok(value.episodes),
+                    external_ids: Ok(value.external_ids),
+                    format: Ok(value.format),
+                    genres: Ok(value.genres),
+                    id: Ok(value.id),
+                    season: Ok(value.season),
+                    season_year: Ok(value.season_year),
+                    slug: Ok(value.slug),
+                    start_date: Ok(value.start_date),
+                    status: Ok(value.status),
+                    studios: Ok(value.studios),
+                    synopsis: Ok(value.synopsis),
+                    title: Ok(value.title),
+                    title_english: Ok(value.title_english),
+                    title_native: Ok(value.title_native),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AnimeList {
+            data: ::std::result::Result<::std::vec::Vec<super::Anime>, ::std::string::String>,
+        }
+        impl ::std::default::Default for AnimeList {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl AnimeList {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Anime>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AnimeList> for super::AnimeList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AnimeList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::AnimeList> for AnimeList {
+            fn from(value: super::AnimeList) -> Self {
+                Self {
+                    data: Ok(value.data),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Error {
             errors: ::std::result::Result<
                 ::std::option::Option<
@@ -179,6 +642,60 @@ pub mod types {
                 Self {
                     errors: Ok(value.errors),
                     message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ExternalIds {
+            anilist: ::std::result::Result<i64, ::std::string::String>,
+            mal: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for ExternalIds {
+            fn default() -> Self {
+                Self {
+                    anilist: Err("no value supplied for anilist".to_string()),
+                    mal: Ok(Default::default()),
+                }
+            }
+        }
+        impl ExternalIds {
+            pub fn anilist<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anilist = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anilist: {e}"));
+                self
+            }
+            pub fn mal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mal = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mal: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ExternalIds> for super::ExternalIds {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ExternalIds,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    anilist: value.anilist?,
+                    mal: value.mal?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ExternalIds> for ExternalIds {
+            fn from(value: super::ExternalIds) -> Self {
+                Self {
+                    anilist: Ok(value.anilist),
+                    mal: Ok(value.mal),
                 }
             }
         }
@@ -264,6 +781,76 @@ pub mod types {
                     id: Ok(value.id),
                     name: Ok(value.name),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Studio {
+            id: ::std::result::Result<i64, ::std::string::String>,
+            is_animation_studio: ::std::result::Result<bool, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Studio {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    is_animation_studio: Err(
+                        "no value supplied for is_animation_studio".to_string()
+                    ),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl Studio {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_animation_studio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_animation_studio = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for is_animation_studio: {e}")
+                });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Studio> for super::Studio {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Studio,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    is_animation_studio: value.is_animation_studio?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Studio> for Studio {
+            fn from(value: super::Studio) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    is_animation_studio: Ok(value.is_animation_studio),
+                    name: Ok(value.name),
                 }
             }
         }
@@ -668,6 +1255,63 @@ impl ClientInfo<()> for Client {
 }
 impl ClientHooks<()> for &Client {}
 impl Client {
+    /**Search the catalog
+
+    Anime matching every given filter, best match first, at most `limit` (default 20, at most 100). `q` matches a case-insensitive substring of the romaji, English or native title or a synonym; `mal_id` and `anilist_id` map ids from other sites to AniTrack's. Nothing matching is an empty `data`; a bad filter (not an integer, out of range, `q` empty or over 200 characters) is 422 naming the parameter. (Additive to the seed.)
+
+    Sends a `GET` request to `/api/v1/anime`
+
+    Arguments:
+    - `anilist_id`: Only the anime with this AniList id.
+    - `limit`: Maximum number of results, 1 to 100 (default 20).
+    - `mal_id`: Only the anime with this MyAnimeList id.
+    - `q`: Case-insensitive substring of the romaji, English or native title or a synonym; 1 to 200 characters.
+    ```ignore
+    let response = client.anime_list()
+        .anilist_id(anilist_id)
+        .limit(limit)
+        .mal_id(mal_id)
+        .q(q)
+        .send()
+        .await;
+    ```*/
+    pub fn anime_list(&self) -> builder::AnimeList<'_> {
+        builder::AnimeList::new(self)
+    }
+    /**Get anime by AniList ID
+
+    Primary lookup path when you only have an AniList ID (for example, from an anilist.co page). Returns 404 if AniTrack has not yet synced that anime, and for an id that is not a positive integer.
+
+    Sends a `GET` request to `/api/v1/anime/anilist/{anilistId}`
+
+    Arguments:
+    - `anilist_id`: The AniList media id, e.g. `101922`.
+    ```ignore
+    let response = client.anime_view_by_anilist_id()
+        .anilist_id(anilist_id)
+        .send()
+        .await;
+    ```*/
+    pub fn anime_view_by_anilist_id(&self) -> builder::AnimeViewByAnilistId<'_> {
+        builder::AnimeViewByAnilistId::new(self)
+    }
+    /**Get anime by slug
+
+    Full anime detail with genres, studios and external IDs. A slug the anime had before a title change still resolves to it (the body carries the current `slug`).
+
+    Sends a `GET` request to `/api/v1/anime/{slug}`
+
+    Arguments:
+    - `slug`: The anime's slug, e.g. `demon-slayer-kimetsu-no-yaiba`.
+    ```ignore
+    let response = client.anime_view()
+        .slug(slug)
+        .send()
+        .await;
+    ```*/
+    pub fn anime_view(&self) -> builder::AnimeView<'_> {
+        builder::AnimeView::new(self)
+    }
     /**Issue a token
 
     Exchange an AniTrack email and password for a bearer token. Returns the plain-text token once — store it securely. No bearer token is needed.
@@ -756,6 +1400,256 @@ pub mod builder {
         ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
         ResponseValue, encode_path,
     };
+    /**Builder for [`Client::anime_list`]
+
+    [`Client::anime_list`]: super::Client::anime_list*/
+    #[derive(Debug, Clone)]
+    pub struct AnimeList<'a> {
+        client: &'a super::Client,
+        anilist_id: Result<Option<i64>, String>,
+        limit: Result<Option<u32>, String>,
+        mal_id: Result<Option<i64>, String>,
+        q: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> AnimeList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                anilist_id: Ok(None),
+                limit: Ok(None),
+                mal_id: Ok(None),
+                q: Ok(None),
+            }
+        }
+        pub fn anilist_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.anilist_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for anilist_id failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<u32>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self
+        }
+        pub fn mal_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.mal_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for mal_id failed".to_string());
+            self
+        }
+        pub fn q<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.q = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `:: std :: string :: String` for q failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/anime`
+        pub async fn send(self) -> Result<ResponseValue<types::AnimeList>, Error<types::Error>> {
+            let Self {
+                client,
+                anilist_id,
+                limit,
+                mal_id,
+                q,
+            } = self;
+            let anilist_id = anilist_id.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let mal_id = mal_id.map_err(Error::InvalidRequest)?;
+            let q = q.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/anime", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new(
+                    "anilist_id",
+                    &anilist_id,
+                ))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("mal_id", &mal_id))
+                .query(&progenitor_client::QueryParam::new("q", &q))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "anime_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::anime_view_by_anilist_id`]
+
+    [`Client::anime_view_by_anilist_id`]: super::Client::anime_view_by_anilist_id*/
+    #[derive(Debug, Clone)]
+    pub struct AnimeViewByAnilistId<'a> {
+        client: &'a super::Client,
+        anilist_id: Result<i64, String>,
+    }
+    impl<'a> AnimeViewByAnilistId<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                anilist_id: Err("anilist_id was not initialized".to_string()),
+            }
+        }
+        pub fn anilist_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.anilist_id = value
+                .try_into()
+                .map_err(|_| "conversion to `i64` for anilist_id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/anime/anilist/{anilistId}`
+        pub async fn send(self) -> Result<ResponseValue<types::Anime>, Error<types::Error>> {
+            let Self { client, anilist_id } = self;
+            let anilist_id = anilist_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/anime/anilist/{}",
+                client.baseurl,
+                encode_path(&anilist_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "anime_view_by_anilist_id",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::anime_view`]
+
+    [`Client::anime_view`]: super::Client::anime_view*/
+    #[derive(Debug, Clone)]
+    pub struct AnimeView<'a> {
+        client: &'a super::Client,
+        slug: Result<::std::string::String, String>,
+    }
+    impl<'a> AnimeView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                slug: Err("slug was not initialized".to_string()),
+            }
+        }
+        pub fn slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.slug = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for slug failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/anime/{slug}`
+        pub async fn send(self) -> Result<ResponseValue<types::Anime>, Error<types::Error>> {
+            let Self { client, slug } = self;
+            let slug = slug.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/anime/{}",
+                client.baseurl,
+                encode_path(&slug.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "anime_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::token_issue`]
 
     [`Client::token_issue`]: super::Client::token_issue*/

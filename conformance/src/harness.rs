@@ -41,7 +41,10 @@ pub fn server_bin() -> PathBuf {
 struct Shared {
     /// `postgres://postgres@127.0.0.1:<port>/`, without the database name.
     base_url: String,
+    /// Migrated, empty catalog.
     template: String,
+    /// Migrated, with the demo catalog imported.
+    demo_template: String,
     /// Keeps an owned cluster alive for the whole process (statics are never
     /// dropped; the watchdog below stops it when the process exits).
     _cluster: Option<PgCluster>,
@@ -75,30 +78,62 @@ fn init_shared() -> Result<Shared> {
     };
     let template = format!("anitrack_tmpl_{}", std::process::id());
     admin_sql(&base_url, &format!("CREATE DATABASE {template}"))?;
+    run_server_cli(&format!("{base_url}{template}"), &["migrate"])?;
+    let demo_template = format!("anitrack_demo_{}", std::process::id());
+    admin_sql(
+        &base_url,
+        &format!("CREATE DATABASE {demo_template} TEMPLATE {template}"),
+    )?;
+    let demo = demo_catalog();
+    let demo = demo.to_string_lossy();
+    run_server_cli(
+        &format!("{base_url}{demo_template}"),
+        &["catalog", "import", &demo],
+    )?;
+    Ok(Shared {
+        base_url,
+        template,
+        demo_template,
+        _cluster: cluster,
+    })
+}
+
+/// The demo catalog shipped with the server: real, well-known anime.
+pub fn demo_catalog() -> PathBuf {
+    workspace_root()
+        .join("server")
+        .join("catalog")
+        .join("demo-anilist.json")
+}
+
+/// A recorded AniList response under `conformance/fixtures/anilist/`.
+pub fn fixture(name: &str) -> PathBuf {
+    workspace_root()
+        .join("conformance")
+        .join("fixtures")
+        .join("anilist")
+        .join(name)
+}
+
+fn run_server_cli(database_url: &str, args: &[&str]) -> Result<()> {
     let output = std::process::Command::new(server_bin())
-        .args([
-            "--database-url",
-            &format!("{base_url}{template}"),
-            "migrate",
-        ])
+        .arg("--database-url")
+        .arg(database_url)
+        .args(args)
         .output()
         .with_context(|| {
             format!(
-                "running {} migrate (build it with `cargo build -p anitrack-server`)",
+                "running {} (build it with `cargo build -p anitrack-server`)",
                 server_bin().display()
             )
         })?;
     if !output.status.success() {
         bail!(
-            "migrate failed: {}",
+            "anitrack-server {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(Shared {
-        base_url,
-        template,
-        _cluster: cluster,
-    })
+    Ok(())
 }
 
 /// Statics are never dropped, so a cluster owned by the test process is
@@ -146,9 +181,22 @@ fn admin_sql(base_url: &str, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which catalog a fresh database starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalog {
+    /// No anime at all.
+    Empty,
+    /// The demo catalog (`server/catalog/demo-anilist.json`).
+    Demo,
+}
+
 /// A fresh, migrated database of its own.
-pub fn fresh_database() -> Result<String> {
+pub fn fresh_database(catalog: Catalog) -> Result<String> {
     let shared = shared()?;
+    let template = match catalog {
+        Catalog::Empty => &shared.template,
+        Catalog::Demo => &shared.demo_template,
+    };
     let name = format!(
         "anitrack_t{}_{}",
         std::process::id(),
@@ -159,7 +207,7 @@ pub fn fresh_database() -> Result<String> {
         let _guard = CLONE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         admin_sql(
             &shared.base_url,
-            &format!("CREATE DATABASE {name} TEMPLATE {}", shared.template),
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
         )?;
     }
     Ok(format!("{}{name}", shared.base_url))
@@ -326,15 +374,20 @@ pub struct TestEnv {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestEnv {
+    /// A database with the demo catalog, and a server on it.
     pub async fn start() -> TestEnv {
-        match Self::try_start().await {
+        Self::start_with(Catalog::Demo).await
+    }
+
+    pub async fn start_with(catalog: Catalog) -> TestEnv {
+        match Self::try_start(catalog).await {
             Ok(env) => env,
             Err(error) => panic!("cannot start the test environment: {error:#}"),
         }
     }
 
-    async fn try_start() -> Result<TestEnv> {
-        let database_url = tokio::task::spawn_blocking(fresh_database).await??;
+    async fn try_start(catalog: Catalog) -> Result<TestEnv> {
+        let database_url = tokio::task::spawn_blocking(move || fresh_database(catalog)).await??;
         let server = Server::start(&database_url, &[]).await?;
         Ok(TestEnv {
             database_url,

@@ -7,6 +7,8 @@
 
 #[path = "conformance/auth.rs"]
 mod auth;
+#[path = "conformance/catalog.rs"]
+mod catalog;
 #[path = "conformance/cli.rs"]
 mod cli;
 #[path = "conformance/errors.rs"]
@@ -17,5 +19,7 @@ mod properties;
 mod routes;
 #[path = "conformance/support.rs"]
 mod support;
+#[path = "conformance/sync.rs"]
+mod sync;
 #[path = "conformance/user.rs"]
 mod user;

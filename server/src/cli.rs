@@ -71,6 +71,53 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Fill the anime catalog from AniList data.
+    Catalog {
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogAction {
+    /// Import AniList Media objects from files: a raw GraphQL response
+    /// ({"data":{"Page":{"media":[...]}}} or {"data":{"Media":{...}}}), a JSON
+    /// array of Media, or JSON Lines. Re-importing updates, never duplicates;
+    /// bad records are reported with their position and skipped.
+    Import {
+        /// Files to import, in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// Fetch Media from AniList's GraphQL API and upsert them.
+    #[command(group(ArgGroup::new("selection").required(true).args(["ids", "all_updated_since"])))]
+    Sync {
+        /// AniList ids, comma-separated (e.g. 101922,5114).
+        #[arg(long, value_delimiter = ',')]
+        ids: Vec<i64>,
+        /// Every anime AniList changed since this date (YYYY-MM-DD, UTC) or
+        /// instant (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        all_updated_since: Option<chrono::DateTime<chrono::Utc>>,
+        /// GraphQL endpoint.
+        #[arg(long, default_value = crate::catalog::sync::DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// Attempts per request on server errors and network failures.
+        #[arg(long, default_value_t = 5)]
+        attempts: u32,
+        /// First retry delay in milliseconds; doubles on each retry.
+        #[arg(long, default_value_t = 1000)]
+        retry_delay_ms: u64,
+    },
+}
+
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))
 }
 
 #[derive(Subcommand)]
@@ -194,7 +241,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token {
             action: TokenAction::Create { email, name },
         } => token_create(&url, &email, &name).await,
+        Command::Catalog { action } => catalog(&url, action).await,
     }
+}
+
+async fn catalog(url: &str, action: CatalogAction) -> anyhow::Result<()> {
+    use crate::catalog::{import, sync};
+    let pool = cli_pool(url).await?;
+    match action {
+        CatalogAction::Import { files } => {
+            let summary = import::import_files(pool, &files).await?;
+            println!("imported: {summary}");
+        }
+        CatalogAction::Sync {
+            ids,
+            all_updated_since,
+            endpoint,
+            attempts,
+            retry_delay_ms,
+        } => {
+            let selection = match all_updated_since {
+                Some(since) => sync::Selection::UpdatedSince(since),
+                None => sync::Selection::Ids(ids),
+            };
+            let retry = sync::Retry {
+                attempts: attempts.max(1),
+                base_delay: std::time::Duration::from_millis(retry_delay_ms),
+                ..Default::default()
+            };
+            let client = sync::Client::new(&endpoint, retry)?;
+            let mut importer = import::Importer::new(pool, true);
+            let summary = sync::sync(&mut importer, &client, selection).await?;
+            println!("synced: {summary}");
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {

@@ -1,6 +1,7 @@
 //! `anitrack-server`: the AniTrack API server and its operator commands.
 
 mod auth;
+mod catalog;
 mod cli;
 mod db;
 mod error;

@@ -233,3 +233,104 @@ mod tests {
         }
     }
 }
+
+/// Query-string parameters under validation: every value is text, an empty
+/// value counts as absent (as Laravel's `ConvertEmptyStringsToNull` does).
+pub struct QueryInput<'a> {
+    get: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    errors: FieldErrors,
+}
+
+impl<'a> QueryInput<'a> {
+    pub fn new(get: &'a (dyn Fn(&str) -> Option<String> + Sync)) -> Self {
+        QueryInput {
+            get,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    fn value(&self, field: &str) -> Option<String> {
+        (self.get)(field)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// An optional integer within `min..=max`.
+    pub fn integer(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {
+        let raw = self.value(field)?;
+        let name = label(field);
+        let Ok(number) = raw.parse::<i64>() else {
+            self.errors
+                .add(field, format!("The {name} field must be an integer."));
+            return None;
+        };
+        if number < min || number > max {
+            if max == i64::MAX {
+                self.errors
+                    .add(field, format!("The {name} field must be at least {min}."));
+            } else {
+                self.errors.add(
+                    field,
+                    format!("The {name} field must be between {min} and {max}."),
+                );
+            }
+            return None;
+        }
+        Some(number)
+    }
+
+    /// An optional string of at most `max` characters.
+    pub fn string(&mut self, field: &str, max: usize) -> Option<String> {
+        let raw = self.value(field)?;
+        if raw.chars().count() > max {
+            self.errors.add(
+                field,
+                format!(
+                    "The {} field must not be greater than {max} characters.",
+                    label(field)
+                ),
+            );
+            return None;
+        }
+        Some(raw)
+    }
+
+    pub fn finish<T>(self, value: T) -> Result<T, FieldErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_checked_like_laravel() {
+        let get = |name: &str| match name {
+            "mal_id" => Some("abc".to_string()),
+            "anilist_id" => Some("0".to_string()),
+            "limit" => Some("101".to_string()),
+            "q" => Some("".to_string()),
+            _ => None,
+        };
+        let mut input = QueryInput::new(&get);
+        assert_eq!(input.integer("mal_id", 1, i64::MAX), None);
+        assert_eq!(input.integer("anilist_id", 1, i64::MAX), None);
+        assert_eq!(input.integer("limit", 1, 100), None);
+        assert_eq!(input.string("q", 200), None);
+        let errors = input.finish(()).unwrap_err();
+        let api = anitrack_spec::ApiError::validation(errors);
+        assert_eq!(
+            serde_json::to_value(&api.body().errors).unwrap(),
+            serde_json::json!({
+                "mal_id": ["The mal id field must be an integer."],
+                "anilist_id": ["The anilist id field must be at least 1."],
+                "limit": ["The limit field must be between 1 and 100."],
+            })
+        );
+    }
+}

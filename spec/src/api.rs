@@ -5,14 +5,36 @@ use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, R
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::types::{NewToken, TokenIssueRequest, TokenList, User};
-use crate::{ApiError, JsonBody, PathId, Reply};
+use crate::extract::LiteralSegment;
+use crate::types::{
+    Anime, AnimeList, AnimeSearchParams, NewToken, TokenIssueRequest, TokenList, User,
+};
+use crate::{ApiError, JsonBody, PathId, QueryParams, Reply};
 
 /// Path of `DELETE /auth/tokens/{id}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct TokenPath {
     /// The token's id, as listed by `GET /auth/tokens`.
     pub id: PathId,
+}
+
+/// Path of `GET /anime/{slug}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AnimeSlugPath {
+    /// The anime's slug, e.g. `demon-slayer-kimetsu-no-yaiba`.
+    pub slug: String,
+}
+
+/// Path of `GET /anime/anilist/{anilistId}`, served at
+/// `/anime/{slug}/{anilistId}` (see [`crate::routes`]); `slug` holds the
+/// literal `anilist` and is not part of the published document.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AnimeAnilistPath {
+    /// The literal `anilist`.
+    pub slug: LiteralSegment,
+    /// The AniList media id, e.g. `101922`.
+    #[serde(rename = "anilistId")]
+    pub anilist_id: PathId,
 }
 
 #[dropshot::api_description]
@@ -78,4 +100,41 @@ pub trait AniTrackApi {
     async fn user_view(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<Reply<HttpResponseOk<User>>, ApiError>;
+
+    /// Search the catalog
+    ///
+    /// Anime matching every given filter, best match first, at most `limit`
+    /// (default 20, at most 100). `q` matches a case-insensitive substring of
+    /// the romaji, English or native title or a synonym; `mal_id` and
+    /// `anilist_id` map ids from other sites to AniTrack's. Nothing matching
+    /// is an empty `data`; a bad filter (not an integer, out of range, `q`
+    /// empty or over 200 characters) is 422 naming the parameter.
+    /// (Additive to the seed.)
+    #[endpoint { method = GET, path = "/api/v1/anime", tags = ["anime"] }]
+    async fn anime_list(
+        rqctx: RequestContext<Self::Context>,
+        query: QueryParams<AnimeSearchParams>,
+    ) -> Result<Reply<HttpResponseOk<AnimeList>>, ApiError>;
+
+    /// Get anime by AniList ID
+    ///
+    /// Primary lookup path when you only have an AniList ID (for example,
+    /// from an anilist.co page). Returns 404 if AniTrack has not yet synced
+    /// that anime, and for an id that is not a positive integer.
+    #[endpoint { method = GET, path = "/api/v1/anime/{slug}/{anilistId}", tags = ["anime"] }]
+    async fn anime_view_by_anilist_id(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AnimeAnilistPath>,
+    ) -> Result<Reply<HttpResponseOk<Anime>>, ApiError>;
+
+    /// Get anime by slug
+    ///
+    /// Full anime detail with genres, studios and external IDs. A slug the
+    /// anime had before a title change still resolves to it (the body
+    /// carries the current `slug`).
+    #[endpoint { method = GET, path = "/api/v1/anime/{slug}", tags = ["anime"] }]
+    async fn anime_view(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AnimeSlugPath>,
+    ) -> Result<Reply<HttpResponseOk<Anime>>, ApiError>;
 }

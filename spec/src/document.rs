@@ -160,6 +160,13 @@ mod tests {
             .collect();
         ids.sort();
         let expected = [
+            ("/api/v1/anime", "get", "anime_list"),
+            (
+                "/api/v1/anime/anilist/{anilistId}",
+                "get",
+                "anime_view_by_anilist_id",
+            ),
+            ("/api/v1/anime/{slug}", "get", "anime_view"),
             ("/api/v1/auth/token", "delete", "token_revoke_current"),
             ("/api/v1/auth/token", "post", "token_issue"),
             ("/api/v1/auth/tokens", "get", "token_list"),

@@ -202,3 +202,50 @@ impl JsonSchema for LiteralSegment {
         String::json_schema(generator)
     }
 }
+
+/// Query parameters documented as `T` (every field optional) but kept as raw
+/// name/value pairs, so the server validates them itself and answers a bad
+/// filter with a Laravel-style 422 naming the parameter, instead of
+/// dropshot's 400. Repeated names keep their last value.
+#[derive(Debug)]
+pub struct QueryParams<T> {
+    pairs: Vec<(String, String)>,
+    documented: PhantomData<fn() -> T>,
+}
+
+impl<T> QueryParams<T> {
+    pub fn from_query(query: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        QueryParams {
+            pairs,
+            documented: PhantomData,
+        }
+    }
+
+    /// The last value given for `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> dropshot::SharedExtractor for QueryParams<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        Ok(Self::from_query(rqctx.request.uri().query()))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::Query<T> as dropshot::SharedExtractor>::metadata(content_type)
+    }
+}

@@ -21,6 +21,7 @@ pub use error::ApiError;
 pub use error::ErrorBody;
 pub use extract::JsonBody;
 pub use extract::PathId;
+pub use extract::QueryParams;
 pub use reply::Reply;
 
 /// The prefix every v1 endpoint lives under.

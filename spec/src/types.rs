@@ -117,3 +117,97 @@ pub struct User {
     /// When the account was created.
     pub created_at: Timestamp,
 }
+
+/// A studio that worked on an anime.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Studio {
+    /// AniList's studio id.
+    pub id: i64,
+    /// Studio name.
+    pub name: String,
+    /// False for producers and licensors credited beside the animation studio.
+    pub is_animation_studio: bool,
+}
+
+/// Identifiers of the same anime on other sites. More sites may be added
+/// within v1 as keys of this object.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ExternalIds {
+    /// AniList media id.
+    pub anilist: i64,
+    /// MyAnimeList anime id, when known.
+    pub mal: Option<i64>,
+}
+
+/// Full anime detail.
+///
+/// `format`, `status` and `season` are AniList's values as strings (e.g.
+/// `TV`, `MOVIE`; `FINISHED`, `RELEASING`; `WINTER`...`FALL`); they are
+/// strings, not enumerations, so that values AniList adds later do not break
+/// v1 clients. `start_date` and `end_date` are ISO 8601 calendar dates with
+/// reduced precision where AniList knows only part of the date (`2019`,
+/// `2019-04` or `2019-04-06`), or null.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Anime {
+    /// AniTrack's anime id (the `anime_id` of list entries).
+    pub id: i64,
+    /// URL slug, as in `GET /anime/{slug}`: the slugified English title,
+    /// else the romaji title, with a readable suffix on collisions. Slugs an
+    /// anime had before a title change keep resolving to it.
+    pub slug: String,
+    /// AniList media id.
+    pub anilist_id: i64,
+    /// Romaji title.
+    pub title: String,
+    /// English title, when there is one.
+    pub title_english: Option<String>,
+    /// Native title, when known.
+    pub title_native: Option<String>,
+    /// AniList format: `TV`, `TV_SHORT`, `MOVIE`, `SPECIAL`, `OVA`, `ONA`, `MUSIC`.
+    pub format: Option<String>,
+    /// AniList status: `FINISHED`, `RELEASING`, `NOT_YET_RELEASED`, `CANCELLED`, `HIATUS`.
+    pub status: Option<String>,
+    /// Number of episodes; null while unknown (e.g. still airing).
+    pub episodes: Option<i32>,
+    /// Season of the first airing: `WINTER`, `SPRING`, `SUMMER`, `FALL`.
+    pub season: Option<String>,
+    /// Year of that season.
+    pub season_year: Option<i32>,
+    /// First airing date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`).
+    pub start_date: Option<String>,
+    /// Last airing date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`).
+    pub end_date: Option<String>,
+    /// Synopsis as plain text (AniList's HTML markup removed, line breaks kept).
+    pub synopsis: Option<String>,
+    /// Cover image URL.
+    pub cover_image_url: Option<String>,
+    /// Genre names.
+    pub genres: Vec<String>,
+    /// Studios, main animation studios first.
+    pub studios: Vec<Studio>,
+    /// Ids on other sites.
+    pub external_ids: ExternalIds,
+    /// When AniTrack last changed this record.
+    pub updated_at: Timestamp,
+}
+
+/// Anime matching a catalog search, best match first.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct AnimeList {
+    /// The matches (empty when nothing matches).
+    pub data: Vec<Anime>,
+}
+
+/// Filters of `GET /anime`; all optional, combined with AND.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct AnimeSearchParams {
+    /// Only the anime with this MyAnimeList id.
+    pub mal_id: Option<i64>,
+    /// Only the anime with this AniList id.
+    pub anilist_id: Option<i64>,
+    /// Case-insensitive substring of the romaji, English or native title or
+    /// a synonym; 1 to 200 characters.
+    pub q: Option<String>,
+    /// Maximum number of results, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+}

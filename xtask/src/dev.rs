@@ -84,6 +84,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !out.status.success() {
         bail!("migrate failed: {}", String::from_utf8_lossy(&out.stderr));
     }
+    let demo = root
+        .join("server")
+        .join("catalog")
+        .join("demo-anilist.json");
+    let out = cli(&["catalog", "import", &demo.to_string_lossy()], None)?;
+    if !out.status.success() {
+        bail!(
+            "importing the demo catalog failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    print!(
+        "dev: demo catalog: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = cli(
         &[
             "user",
@@ -137,6 +152,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("  token          {token}");
     println!();
     println!("  curl {base}/user -H \"Authorization: Bearer {token}\"");
+    println!(
+        "  curl {base}/anime/demon-slayer-kimetsu-no-yaiba -H \"Authorization: Bearer {token}\""
+    );
+    println!("  curl {base}/anime/anilist/101922 -H \"Authorization: Bearer {token}\"");
     println!(
         "  curl -X POST {base}/auth/token -H \"Content-Type: application/json\" \
          -d '{{\"email\":\"{DEMO_EMAIL}\",\"password\":\"{DEMO_PASSWORD}\",\"device_name\":\"My Integration\"}}'"

@@ -3,7 +3,7 @@
 use anitrack_client::types;
 use serde_json::Value;
 
-pub use anitrack_conformance::harness::{PASSWORD, TestEnv};
+pub use anitrack_conformance::harness::{CliOutput, PASSWORD, TestEnv};
 
 /// Status and parsed JSON body of a raw response.
 pub async fn status_json(response: reqwest::Response) -> (u16, Value) {

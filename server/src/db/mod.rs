@@ -2,6 +2,7 @@
 //! family. Nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod anime;
 pub mod tokens;
 
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub enum DbError {
     Query(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("unexpected data from the database: {0}")]
+    Unexpected(String),
 }
 
 impl From<deadpool_postgres::PoolError> for DbError {

@@ -2,14 +2,18 @@
 //! [`request::authenticate`], calls one domain function, and answers through
 //! [`request::respond`].
 
-use anitrack_spec::api::TokenPath;
-use anitrack_spec::types::{NewToken, TokenIssueRequest, TokenList, TokenSummary, User};
-use anitrack_spec::{AniTrackApi, ApiError, JsonBody, Reply};
+use anitrack_spec::api::{AnimeAnilistPath, AnimeSlugPath, TokenPath};
+use anitrack_spec::routes;
+use anitrack_spec::types::{
+    Anime, AnimeList, AnimeSearchParams, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
+};
+use anitrack_spec::{AniTrackApi, ApiError, JsonBody, QueryParams, Reply};
 use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext};
 
 use super::ApiContext;
 use super::request::{authenticate, respond};
 use crate::auth::issue;
+use crate::catalog::view;
 use crate::db::tokens;
 use crate::error::Error;
 
@@ -103,6 +107,54 @@ impl AniTrackApi for AniTrack {
                 email: account.email,
                 created_at: account.created_at.into(),
             }))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn anime_list(
+        rqctx: RequestContext<ApiContext>,
+        query: QueryParams<AnimeSearchParams>,
+    ) -> Result<Reply<HttpResponseOk<AnimeList>>, ApiError> {
+        let outcome = async {
+            authenticate(&rqctx).await?;
+            let get = |name: &str| query.get(name).map(String::from);
+            let data = view::search(&rqctx.context().db, &get).await?;
+            Ok(HttpResponseOk(AnimeList { data }))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn anime_view_by_anilist_id(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<AnimeAnilistPath>,
+    ) -> Result<Reply<HttpResponseOk<Anime>>, ApiError> {
+        let outcome = async {
+            authenticate(&rqctx).await?;
+            let path = path.into_inner();
+            if !routes::ANIME_BY_ANILIST_ID.admits(&path.slug) {
+                return Err(Error::NotFound);
+            }
+            let anilist_id = path.anilist_id.get().ok_or(Error::NotFound)?;
+            Ok(HttpResponseOk(
+                view::by_anilist_id(&rqctx.context().db, anilist_id).await?,
+            ))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn anime_view(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<AnimeSlugPath>,
+    ) -> Result<Reply<HttpResponseOk<Anime>>, ApiError> {
+        let outcome = async {
+            authenticate(&rqctx).await?;
+            let slug = path.into_inner().slug;
+            Ok(HttpResponseOk(
+                view::by_slug(&rqctx.context().db, &slug).await?,
+            ))
         }
         .await;
         Ok(respond(&rqctx, outcome))

@@ -1,0 +1,8 @@
+//! The anime catalog: AniList data in, anime detail out.
+
+pub mod import;
+pub mod media;
+pub mod reader;
+pub mod slug;
+pub mod sync;
+pub mod view;

@@ -1,0 +1,87 @@
+//! Catalog reads: lookups and search, as wire types.
+
+use anitrack_spec::types::{Anime, ExternalIds, Studio};
+use deadpool_postgres::Pool;
+
+use crate::db::anime::{self, AnimeRow};
+use crate::error::Error;
+use crate::validate::QueryInput;
+
+/// Default and largest `limit` of `GET /anime`.
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+pub const Q_MAX: usize = 200;
+
+pub fn to_wire(row: AnimeRow) -> Anime {
+    Anime {
+        id: row.id,
+        slug: row.slug,
+        anilist_id: row.anilist_id,
+        title: row.title,
+        title_english: row.title_english,
+        title_native: row.title_native,
+        format: row.format,
+        status: row.status,
+        episodes: row.episodes,
+        season: row.season,
+        season_year: row.season_year,
+        start_date: row.start.to_iso(),
+        end_date: row.end.to_iso(),
+        synopsis: row.synopsis,
+        cover_image_url: row.cover_image_url,
+        genres: row.genres,
+        studios: row
+            .studios
+            .into_iter()
+            .map(|s| Studio {
+                id: s.id,
+                name: s.name,
+                is_animation_studio: s.is_animation_studio,
+            })
+            .collect(),
+        external_ids: ExternalIds {
+            anilist: row.anilist_id,
+            mal: row.mal_id,
+        },
+        updated_at: row.updated_at.into(),
+    }
+}
+
+pub async fn by_anilist_id(db: &Pool, anilist_id: i64) -> Result<Anime, Error> {
+    let client = db.get().await?;
+    anime::by_anilist_id(&client, anilist_id)
+        .await?
+        .map(to_wire)
+        .ok_or(Error::NotFound)
+}
+
+pub async fn by_slug(db: &Pool, slug: &str) -> Result<Anime, Error> {
+    let client = db.get().await?;
+    anime::by_slug(&client, slug)
+        .await?
+        .map(to_wire)
+        .ok_or(Error::NotFound)
+}
+
+/// `GET /anime` with its query validated first.
+pub async fn search(
+    db: &Pool,
+    get: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Vec<Anime>, Error> {
+    let mut input = QueryInput::new(get);
+    let mal_id = input.integer("mal_id", 1, i64::MAX);
+    let anilist_id = input.integer("anilist_id", 1, i64::MAX);
+    let q = input.string("q", Q_MAX);
+    let limit = input
+        .integer("limit", 1, MAX_LIMIT)
+        .unwrap_or(DEFAULT_LIMIT);
+    input.finish(())?;
+    let client = db.get().await?;
+    Ok(
+        anime::search(&client, mal_id, anilist_id, q.as_deref(), limit)
+            .await?
+            .into_iter()
+            .map(to_wire)
+            .collect(),
+    )
+}

@@ -1,0 +1,414 @@
+//! SQL for the catalog: `anime`, `anime_slugs`, `genres`, `studios`.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Deserialize;
+
+use super::DbError;
+use crate::catalog::media::{PartialDate, Record};
+use crate::catalog::slug;
+
+/// What an upsert did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// Inserts or updates one record, keyed by AniList id, inside the caller's
+/// transaction. Identical data (same source hash) writes nothing.
+pub async fn upsert(db: &impl GenericClient, record: &Record) -> Result<Upserted, DbError> {
+    let hash = record.source_hash();
+    let existing = db
+        .query_opt(
+            &db.prepare_cached(
+                "SELECT id, slug, source_hash FROM anime WHERE anilist_id = $1 FOR UPDATE",
+            )
+            .await?,
+            &[&record.anilist_id],
+        )
+        .await?;
+    let (id, outcome) = match existing {
+        Some(row) => {
+            let stored: &[u8] = row.get("source_hash");
+            if stored == hash.as_slice() {
+                return Ok(Upserted::Unchanged);
+            }
+            let id: i64 = row.get("id");
+            let current: String = row.get("slug");
+            let slug = choose_slug(db, record, id, &current).await?;
+            update(db, id, record, &slug, &hash).await?;
+            (id, Upserted::Updated)
+        }
+        None => {
+            let slug = choose_slug(db, record, 0, "").await?;
+            (insert(db, record, &slug, &hash).await?, Upserted::Inserted)
+        }
+    };
+    replace_genres(db, id, &record.genres).await?;
+    replace_studios(db, id, record).await?;
+    Ok(outcome)
+}
+
+/// Keeps the current slug while the title still slugifies to the same base;
+/// otherwise the first free candidate (see [`slug::candidates`]). A slug
+/// once published stays in `anime_slugs`, so it keeps resolving.
+async fn choose_slug(
+    db: &impl GenericClient,
+    record: &Record,
+    id: i64,
+    current: &str,
+) -> Result<String, DbError> {
+    let base = slug::base_slug(record.title_english.as_deref(), &record.title);
+    let candidates = slug::candidates(&base, record.season_year, record.anilist_id);
+    if candidates.iter().any(|c| c == current) {
+        return Ok(current.to_string());
+    }
+    let taken = db
+        .prepare_cached("SELECT anime_id FROM anime_slugs WHERE slug = $1")
+        .await?;
+    for candidate in &candidates {
+        match db.query_opt(&taken, &[candidate]).await? {
+            None => return Ok(candidate.clone()),
+            Some(row) if row.get::<_, i64>("anime_id") == id => return Ok(candidate.clone()),
+            Some(_) => continue,
+        }
+    }
+    // The last candidate embeds the AniList id, unique among anime; it can
+    // only be taken by this very anime, handled above.
+    Ok(candidates.last().cloned().unwrap_or(base))
+}
+
+fn date_parts(date: PartialDate) -> [Option<i16>; 3] {
+    [date.year, date.month, date.day]
+}
+
+async fn insert(
+    db: &impl GenericClient,
+    r: &Record,
+    slug: &str,
+    hash: &[u8; 32],
+) -> Result<i64, DbError> {
+    let [sy, sm, sd] = date_parts(r.start);
+    let [ey, em, ed] = date_parts(r.end);
+    let statement = db
+        .prepare_cached(
+            "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, title_native, synonyms, \
+             format, status, episodes, duration, season, season_year, start_year, start_month, start_day, \
+             end_year, end_month, end_day, synopsis, cover_image_url, site_url, search_text, source_hash) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) \
+             RETURNING id",
+        )
+        .await?;
+    let row = db
+        .query_one(
+            &statement,
+            &[
+                &r.anilist_id,
+                &r.mal_id,
+                &slug,
+                &r.title,
+                &r.title_english,
+                &r.title_native,
+                &r.synonyms,
+                &r.format,
+                &r.status,
+                &r.episodes,
+                &r.duration,
+                &r.season,
+                &r.season_year,
+                &sy,
+                &sm,
+                &sd,
+                &ey,
+                &em,
+                &ed,
+                &r.synopsis,
+                &r.cover_image_url,
+                &r.site_url,
+                &r.search_text(),
+                &hash.as_slice(),
+            ],
+        )
+        .await?;
+    let id: i64 = row.get("id");
+    db.execute(
+        &db.prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2)")
+            .await?,
+        &[&slug, &id],
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn update(
+    db: &impl GenericClient,
+    id: i64,
+    r: &Record,
+    slug: &str,
+    hash: &[u8; 32],
+) -> Result<(), DbError> {
+    let [sy, sm, sd] = date_parts(r.start);
+    let [ey, em, ed] = date_parts(r.end);
+    let statement = db
+        .prepare_cached(
+            "UPDATE anime SET mal_id = $2, slug = $3, title = $4, title_english = $5, title_native = $6, \
+             synonyms = $7, format = $8, status = $9, episodes = $10, duration = $11, season = $12, \
+             season_year = $13, start_year = $14, start_month = $15, start_day = $16, end_year = $17, \
+             end_month = $18, end_day = $19, synopsis = $20, cover_image_url = $21, site_url = $22, \
+             search_text = $23, source_hash = $24, updated_at = now() WHERE id = $1",
+        )
+        .await?;
+    db.execute(
+        &statement,
+        &[
+            &id,
+            &r.mal_id,
+            &slug,
+            &r.title,
+            &r.title_english,
+            &r.title_native,
+            &r.synonyms,
+            &r.format,
+            &r.status,
+            &r.episodes,
+            &r.duration,
+            &r.season,
+            &r.season_year,
+            &sy,
+            &sm,
+            &sd,
+            &ey,
+            &em,
+            &ed,
+            &r.synopsis,
+            &r.cover_image_url,
+            &r.site_url,
+            &r.search_text(),
+            &hash.as_slice(),
+        ],
+    )
+    .await?;
+    db.execute(
+        &db.prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING")
+            .await?,
+        &[&slug, &id],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn replace_genres(
+    db: &impl GenericClient,
+    id: i64,
+    genres: &[String],
+) -> Result<(), DbError> {
+    db.execute(
+        &db.prepare_cached("DELETE FROM anime_genres WHERE anime_id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
+    if genres.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        &db.prepare_cached(
+            "INSERT INTO genres (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING",
+        )
+        .await?,
+        &[&genres],
+    )
+    .await?;
+    db.execute(
+        &db.prepare_cached(
+            "INSERT INTO anime_genres (anime_id, genre_id, position) \
+             SELECT $1, g.id, t.ord FROM unnest($2::text[]) WITH ORDINALITY AS t(name, ord) \
+             JOIN genres g ON g.name = t.name",
+        )
+        .await?,
+        &[&id, &genres],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn replace_studios(db: &impl GenericClient, id: i64, r: &Record) -> Result<(), DbError> {
+    db.execute(
+        &db.prepare_cached("DELETE FROM anime_studios WHERE anime_id = $1")
+            .await?,
+        &[&id],
+    )
+    .await?;
+    if r.studios.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = r.studios.iter().map(|s| s.id).collect();
+    let names: Vec<&str> = r.studios.iter().map(|s| s.name.as_str()).collect();
+    let animation: Vec<bool> = r.studios.iter().map(|s| s.is_animation_studio).collect();
+    let main: Vec<bool> = r.studios.iter().map(|s| s.is_main).collect();
+    db.execute(
+        &db.prepare_cached(
+            "INSERT INTO studios (id, name, is_animation_studio) \
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[]) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_animation_studio = excluded.is_animation_studio \
+             WHERE (studios.name, studios.is_animation_studio) IS DISTINCT FROM (excluded.name, excluded.is_animation_studio)",
+        )
+        .await?,
+        &[&ids, &names, &animation],
+    )
+    .await?;
+    db.execute(
+        &db.prepare_cached(
+            "INSERT INTO anime_studios (anime_id, studio_id, is_main, position) \
+             SELECT $1, t.studio, t.main, t.ord FROM unnest($2::bigint[], $3::bool[]) WITH ORDINALITY AS t(studio, main, ord)",
+        )
+        .await?,
+        &[&id, &ids, &main],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An anime with everything its detail shows.
+#[derive(Clone, Debug)]
+pub struct AnimeRow {
+    pub id: i64,
+    pub slug: String,
+    pub anilist_id: i64,
+    pub mal_id: Option<i64>,
+    pub title: String,
+    pub title_english: Option<String>,
+    pub title_native: Option<String>,
+    pub format: Option<String>,
+    pub status: Option<String>,
+    pub episodes: Option<i32>,
+    pub season: Option<String>,
+    pub season_year: Option<i32>,
+    pub start: PartialDate,
+    pub end: PartialDate,
+    pub synopsis: Option<String>,
+    pub cover_image_url: Option<String>,
+    pub genres: Vec<String>,
+    pub studios: Vec<StudioRow>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StudioRow {
+    pub id: i64,
+    pub name: String,
+    pub is_animation_studio: bool,
+}
+
+/// The detail columns, genres and studios aggregated in the same statement.
+const DETAIL: &str = "SELECT a.id, a.slug, a.anilist_id, a.mal_id, a.title, a.title_english, a.title_native, \
+     a.format, a.status, a.episodes, a.season, a.season_year, a.start_year, a.start_month, a.start_day, \
+     a.end_year, a.end_month, a.end_day, a.synopsis, a.cover_image_url, a.updated_at, \
+     COALESCE((SELECT array_agg(g.name ORDER BY ag.position) FROM anime_genres ag \
+               JOIN genres g ON g.id = ag.genre_id WHERE ag.anime_id = a.id), '{}') AS genres, \
+     COALESCE((SELECT json_agg(json_build_object('id', s.id, 'name', s.name, \
+               'is_animation_studio', s.is_animation_studio) ORDER BY ast.position) \
+               FROM anime_studios ast JOIN studios s ON s.id = ast.studio_id WHERE ast.anime_id = a.id), '[]') AS studios \
+     FROM anime a";
+
+fn detail(row: &tokio_postgres::Row) -> Result<AnimeRow, DbError> {
+    let studios: serde_json::Value = row.get("studios");
+    let studios: Vec<StudioRow> = serde_json::from_value(studios)
+        .map_err(|e| DbError::Unexpected(format!("studios aggregate: {e}")))?;
+    Ok(AnimeRow {
+        id: row.get("id"),
+        slug: row.get("slug"),
+        anilist_id: row.get("anilist_id"),
+        mal_id: row.get("mal_id"),
+        title: row.get("title"),
+        title_english: row.get("title_english"),
+        title_native: row.get("title_native"),
+        format: row.get("format"),
+        status: row.get("status"),
+        episodes: row.get("episodes"),
+        season: row.get("season"),
+        season_year: row.get("season_year"),
+        start: PartialDate {
+            year: row.get("start_year"),
+            month: row.get("start_month"),
+            day: row.get("start_day"),
+        },
+        end: PartialDate {
+            year: row.get("end_year"),
+            month: row.get("end_month"),
+            day: row.get("end_day"),
+        },
+        synopsis: row.get("synopsis"),
+        cover_image_url: row.get("cover_image_url"),
+        genres: row.get("genres"),
+        studios,
+        updated_at: row.get("updated_at"),
+    })
+}
+
+pub async fn by_anilist_id(
+    db: &impl GenericClient,
+    anilist_id: i64,
+) -> Result<Option<AnimeRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!("{DETAIL} WHERE a.anilist_id = $1"))
+        .await?;
+    db.query_opt(&statement, &[&anilist_id])
+        .await?
+        .as_ref()
+        .map(detail)
+        .transpose()
+}
+
+/// By current or former slug.
+pub async fn by_slug(db: &impl GenericClient, slug: &str) -> Result<Option<AnimeRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "{DETAIL} JOIN anime_slugs s ON s.anime_id = a.id WHERE s.slug = $1"
+        ))
+        .await?;
+    db.query_opt(&statement, &[&slug])
+        .await?
+        .as_ref()
+        .map(detail)
+        .transpose()
+}
+
+/// Catalog search; every filter optional. `q` is matched as a substring of
+/// the lower-cased titles and synonyms.
+pub async fn search(
+    db: &impl GenericClient,
+    mal_id: Option<i64>,
+    anilist_id: Option<i64>,
+    q: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AnimeRow>, DbError> {
+    let pattern = q.map(|q| format!("%{}%", like_escape(&q.to_lowercase())));
+    let q_lower = q.map(str::to_lowercase);
+    let statement = db
+        .prepare_cached(&format!(
+            "{DETAIL} WHERE ($1::bigint IS NULL OR a.mal_id = $1) \
+               AND ($2::bigint IS NULL OR a.anilist_id = $2) \
+               AND ($3::text IS NULL OR a.search_text LIKE $3 ESCAPE '\\') \
+             ORDER BY (lower(coalesce(a.title_english, '')) = $4 OR lower(a.title) = $4) DESC, \
+                      similarity(a.search_text, coalesce($4, '')) DESC, a.anilist_id \
+             LIMIT $5"
+        ))
+        .await?;
+    db.query(
+        &statement,
+        &[&mal_id, &anilist_id, &pattern, &q_lower, &limit],
+    )
+    .await?
+    .iter()
+    .map(detail)
+    .collect()
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
