@@ -81,6 +81,27 @@ pub mod types {
             Default::default()
         }
     }
+    ///The anime of a list entry, in short.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct AnimeSummary {
+        ///Cover image URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cover_image_url: ::std::option::Option<::std::string::String>,
+        ///Number of episodes; null while unknown.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub episodes: ::std::option::Option<i32>,
+        ///AniTrack's anime id.
+        pub id: i64,
+        ///URL slug (`GET /anime/{slug}`).
+        pub slug: ::std::string::String,
+        ///Romaji title.
+        pub title: ::std::string::String,
+    }
+    impl AnimeSummary {
+        pub fn builder() -> builder::AnimeSummary {
+            Default::default()
+        }
+    }
     ///Error information. `message` is always present; `errors` only on 422 validation failures, keyed by request field name, each with one or more English sentences. Other keys may be added within v1.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Error {
@@ -112,6 +133,306 @@ pub mod types {
     impl ExternalIds {
         pub fn builder() -> builder::ExternalIds {
             Default::default()
+        }
+    }
+    ///The token owner's list entries, most recently updated first (ties by id, descending).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListEntries {
+        ///The entries.
+        pub data: ::std::vec::Vec<ListEntry>,
+    }
+    impl ListEntries {
+        pub fn builder() -> builder::ListEntries {
+            Default::default()
+        }
+    }
+    ///An anime on the token owner's list.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListEntry {
+        ///The anime, in short.
+        pub anime: AnimeSummary,
+        ///AniTrack's anime id.
+        pub anime_id: i64,
+        ///When watching was completed (`YYYY-MM-DD`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///When the entry was added.
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Entry id (`PATCH /list/{entryId}`, `DELETE /list/{entryId}`).
+        pub id: i64,
+        ///Hidden from other people (the API only ever shows an account its own list).
+        pub is_private: bool,
+        ///Being watched again.
+        pub is_rewatching: bool,
+        ///Free-form notes, at most 2000 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notes: ::std::option::Option<::std::string::String>,
+        ///Episodes watched.
+        pub progress: i32,
+        ///Completed rewatches.
+        pub rewatch_count: i32,
+        ///0–100 (the UI divides by ten); null when unscored.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub score: ::std::option::Option<i32>,
+        ///When watching started (`YYYY-MM-DD`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///Where the entry stands.
+        pub status: ListStatus,
+        ///Tags, in the order given, without duplicates.
+        pub tags: ::std::vec::Vec<::std::string::String>,
+        ///When the entry last changed.
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl ListEntry {
+        pub fn builder() -> builder::ListEntry {
+            Default::default()
+        }
+    }
+    ///A partial update: send only the fields to change. An absent field is unchanged; an explicit `null` clears `score`, `started_at`, `completed_at` and `notes`. Fields the entry does not let you set (`id`, `anime_id`, `user_id`, timestamps) are ignored. Validation and the progress rules are those of `POST /list`; `completed_at` is checked against the resulting `started_at`. `updated_at` moves only when something actually changed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ListEntryPatch {
+        ///`YYYY-MM-DD`, or null to clear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///Hidden from other people.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_private: ::std::option::Option<bool>,
+        ///Being watched again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_rewatching: ::std::option::Option<bool>,
+        ///Max 2000 chars, or null to clear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notes: ::std::option::Option<ListEntryPatchNotes>,
+        ///Episodes watched.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub progress: ::std::option::Option<i32>,
+        ///Completed rewatches.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rewatch_count: ::std::option::Option<i32>,
+        ///0–100, or null to clear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub score: ::std::option::Option<i32>,
+        ///`YYYY-MM-DD`, or null to clear.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///Where the entry stands.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<ListStatus>,
+        ///Replaces the tags: at most 25 tags of 1–50 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    }
+    impl ListEntryPatch {
+        pub fn builder() -> builder::ListEntryPatch {
+            Default::default()
+        }
+    }
+    ///Max 2000 chars, or null to clear.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListEntryPatchNotes(::std::string::String);
+    impl ::std::ops::Deref for ListEntryPatchNotes {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListEntryPatchNotes> for ::std::string::String {
+        fn from(value: ListEntryPatchNotes) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListEntryPatchNotes {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2000usize {
+                return Err("longer than 2000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListEntryPatchNotes {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListEntryPatchNotes {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListEntryPatchNotes {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Where an entry stands. v1 has exactly these five values and will not add one (a new value would break generated clients' closed enums).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum ListStatus {
+        #[serde(rename = "watching")]
+        Watching,
+        #[serde(rename = "completed")]
+        Completed,
+        #[serde(rename = "on_hold")]
+        OnHold,
+        #[serde(rename = "dropped")]
+        Dropped,
+        #[serde(rename = "plan_to_watch")]
+        PlanToWatch,
+    }
+    impl ::std::fmt::Display for ListStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Watching => f.write_str("watching"),
+                Self::Completed => f.write_str("completed"),
+                Self::OnHold => f.write_str("on_hold"),
+                Self::Dropped => f.write_str("dropped"),
+                Self::PlanToWatch => f.write_str("plan_to_watch"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ListStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "watching" => Ok(Self::Watching),
+                "completed" => Ok(Self::Completed),
+                "on_hold" => Ok(Self::OnHold),
+                "dropped" => Ok(Self::Dropped),
+                "plan_to_watch" => Ok(Self::PlanToWatch),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    /**A new list entry.
+
+    Validation (422, every failing field at once, Laravel-style messages): `anime_id` required, an AniTrack anime id that exists in the catalog and is not already on the list; `status` required, one of the five values; `score` an integer 0–100 or null; `progress` an integer ≥ 0 and not above a known episode count (default 0); `started_at` / `completed_at` dates as `YYYY-MM-DD` or null, `completed_at` not before `started_at`; `notes` at most 2000 characters or null; `is_private`, `is_rewatching` booleans (default false); `rewatch_count` an integer ≥ 0 (default 0); `tags` at most 25 strings of 1–50 characters after trimming (errors name the item, e.g. `tags.3`), duplicates merged, order kept. Integers are JSON numbers without a fraction and booleans are JSON `true`/`false`: any other JSON type is a 422 on that field.
+
+    When `progress` reaches a known episode count, the entry becomes `completed` and `completed_at` is set to today (UTC) unless given; if it was rewatching, `rewatch_count` goes up by one and `is_rewatching` turns false. An unknown episode count (airing shows) never caps progress.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct NewListEntry {
+        ///AniTrack's anime id (see `GET /anime`).
+        pub anime_id: i64,
+        ///`YYYY-MM-DD`, not before `started_at`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_private: ::std::option::Option<bool>,
+        ///Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_rewatching: ::std::option::Option<bool>,
+        ///Max 2000 chars.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notes: ::std::option::Option<NewListEntryNotes>,
+        ///Episodes watched.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub progress: ::std::option::Option<i32>,
+        ///Default 0.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub rewatch_count: ::std::option::Option<i32>,
+        ///0–100.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub score: ::std::option::Option<i32>,
+        ///`YYYY-MM-DD`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
+        ///Where the entry stands.
+        pub status: ListStatus,
+        ///At most 25 tags of 1–50 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    }
+    impl NewListEntry {
+        pub fn builder() -> builder::NewListEntry {
+            Default::default()
+        }
+    }
+    ///Max 2000 chars.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct NewListEntryNotes(::std::string::String);
+    impl ::std::ops::Deref for NewListEntryNotes {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<NewListEntryNotes> for ::std::string::String {
+        fn from(value: NewListEntryNotes) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for NewListEntryNotes {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2000usize {
+                return Err("longer than 2000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for NewListEntryNotes {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for NewListEntryNotes {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for NewListEntryNotes {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///A freshly issued token. The plain-text `token` appears in this response only; AniTrack stores just its SHA-256 hash. Store it securely.
@@ -577,6 +898,105 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct AnimeSummary {
+            cover_image_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            episodes: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            id: ::std::result::Result<i64, ::std::string::String>,
+            slug: ::std::result::Result<::std::string::String, ::std::string::String>,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AnimeSummary {
+            fn default() -> Self {
+                Self {
+                    cover_image_url: Ok(Default::default()),
+                    episodes: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    slug: Err("no value supplied for slug".to_string()),
+                    title: Err("no value supplied for title".to_string()),
+                }
+            }
+        }
+        impl AnimeSummary {
+            pub fn cover_image_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cover_image_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for cover_image_url: {e}")
+                });
+                self
+            }
+            pub fn episodes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.episodes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for episodes: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn slug<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.slug = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for slug: {e}"));
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for title: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AnimeSummary> for super::AnimeSummary {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AnimeSummary,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cover_image_url: value.cover_image_url?,
+                    episodes: value.episodes?,
+                    id: value.id?,
+                    slug: value.slug?,
+                    title: value.title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AnimeSummary> for AnimeSummary {
+            fn from(value: super::AnimeSummary) -> Self {
+                Self {
+                    cover_image_url: Ok(value.cover_image_url),
+                    episodes: Ok(value.episodes),
+                    id: Ok(value.id),
+                    slug: Ok(value.slug),
+                    title: Ok(value.title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Error {
             errors: ::std::result::Result<
                 ::std::option::Option<
@@ -696,6 +1116,677 @@ pub mod types {
                 Self {
                     anilist: Ok(value.anilist),
                     mal: Ok(value.mal),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ListEntries {
+            data: ::std::result::Result<::std::vec::Vec<super::ListEntry>, ::std::string::String>,
+        }
+        impl ::std::default::Default for ListEntries {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl ListEntries {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ListEntry>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListEntries> for super::ListEntries {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListEntries,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::ListEntries> for ListEntries {
+            fn from(value: super::ListEntries) -> Self {
+                Self {
+                    data: Ok(value.data),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ListEntry {
+            anime: ::std::result::Result<super::AnimeSummary, ::std::string::String>,
+            anime_id: ::std::result::Result<i64, ::std::string::String>,
+            completed_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<i64, ::std::string::String>,
+            is_private: ::std::result::Result<bool, ::std::string::String>,
+            is_rewatching: ::std::result::Result<bool, ::std::string::String>,
+            notes: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            progress: ::std::result::Result<i32, ::std::string::String>,
+            rewatch_count: ::std::result::Result<i32, ::std::string::String>,
+            score: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::ListStatus, ::std::string::String>,
+            tags: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ListEntry {
+            fn default() -> Self {
+                Self {
+                    anime: Err("no value supplied for anime".to_string()),
+                    anime_id: Err("no value supplied for anime_id".to_string()),
+                    completed_at: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    is_private: Err("no value supplied for is_private".to_string()),
+                    is_rewatching: Err("no value supplied for is_rewatching".to_string()),
+                    notes: Ok(Default::default()),
+                    progress: Err("no value supplied for progress".to_string()),
+                    rewatch_count: Err("no value supplied for rewatch_count".to_string()),
+                    score: Ok(Default::default()),
+                    started_at: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    tags: Err("no value supplied for tags".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl ListEntry {
+            pub fn anime<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::AnimeSummary>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anime = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anime: {e}"));
+                self
+            }
+            pub fn anime_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anime_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anime_id: {e}"));
+                self
+            }
+            pub fn completed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_private<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_private = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_private: {e}"));
+                self
+            }
+            pub fn is_rewatching<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_rewatching = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_rewatching: {e}"));
+                self
+            }
+            pub fn notes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for notes: {e}"));
+                self
+            }
+            pub fn progress<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.progress = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
+                self
+            }
+            pub fn rewatch_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rewatch_count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rewatch_count: {e}"));
+                self
+            }
+            pub fn score<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.score = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for score: {e}"));
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for started_at: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ListStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn tags<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tags = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tags: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListEntry> for super::ListEntry {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListEntry,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    anime: value.anime?,
+                    anime_id: value.anime_id?,
+                    completed_at: value.completed_at?,
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    is_private: value.is_private?,
+                    is_rewatching: value.is_rewatching?,
+                    notes: value.notes?,
+                    progress: value.progress?,
+                    rewatch_count: value.rewatch_count?,
+                    score: value.score?,
+                    started_at: value.started_at?,
+                    status: value.status?,
+                    tags: value.tags?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ListEntry> for ListEntry {
+            fn from(value: super::ListEntry) -> Self {
+                Self {
+                    anime: Ok(value.anime),
+                    anime_id: Ok(value.anime_id),
+                    completed_at: Ok(value.completed_at),
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    is_private: Ok(value.is_private),
+                    is_rewatching: Ok(value.is_rewatching),
+                    notes: Ok(value.notes),
+                    progress: Ok(value.progress),
+                    rewatch_count: Ok(value.rewatch_count),
+                    score: Ok(value.score),
+                    started_at: Ok(value.started_at),
+                    status: Ok(value.status),
+                    tags: Ok(value.tags),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ListEntryPatch {
+            completed_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            is_private: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            is_rewatching:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            notes: ::std::result::Result<
+                ::std::option::Option<super::ListEntryPatchNotes>,
+                ::std::string::String,
+            >,
+            progress: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            rewatch_count: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            score: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<super::ListStatus>,
+                ::std::string::String,
+            >,
+            tags: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ListEntryPatch {
+            fn default() -> Self {
+                Self {
+                    completed_at: Ok(Default::default()),
+                    is_private: Ok(Default::default()),
+                    is_rewatching: Ok(Default::default()),
+                    notes: Ok(Default::default()),
+                    progress: Ok(Default::default()),
+                    rewatch_count: Ok(Default::default()),
+                    score: Ok(Default::default()),
+                    started_at: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    tags: Ok(Default::default()),
+                }
+            }
+        }
+        impl ListEntryPatch {
+            pub fn completed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
+                self
+            }
+            pub fn is_private<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_private = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_private: {e}"));
+                self
+            }
+            pub fn is_rewatching<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_rewatching = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_rewatching: {e}"));
+                self
+            }
+            pub fn notes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ListEntryPatchNotes>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for notes: {e}"));
+                self
+            }
+            pub fn progress<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.progress = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
+                self
+            }
+            pub fn rewatch_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rewatch_count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rewatch_count: {e}"));
+                self
+            }
+            pub fn score<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.score = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for score: {e}"));
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for started_at: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ListStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn tags<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tags = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tags: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListEntryPatch> for super::ListEntryPatch {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListEntryPatch,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    completed_at: value.completed_at?,
+                    is_private: value.is_private?,
+                    is_rewatching: value.is_rewatching?,
+                    notes: value.notes?,
+                    progress: value.progress?,
+                    rewatch_count: value.rewatch_count?,
+                    score: value.score?,
+                    started_at: value.started_at?,
+                    status: value.status?,
+                    tags: value.tags?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ListEntryPatch> for ListEntryPatch {
+            fn from(value: super::ListEntryPatch) -> Self {
+                Self {
+                    completed_at: Ok(value.completed_at),
+                    is_private: Ok(value.is_private),
+                    is_rewatching: Ok(value.is_rewatching),
+                    notes: Ok(value.notes),
+                    progress: Ok(value.progress),
+                    rewatch_count: Ok(value.rewatch_count),
+                    score: Ok(value.score),
+                    started_at: Ok(value.started_at),
+                    status: Ok(value.status),
+                    tags: Ok(value.tags),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NewListEntry {
+            anime_id: ::std::result::Result<i64, ::std::string::String>,
+            completed_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            is_private: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            is_rewatching:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            notes: ::std::result::Result<
+                ::std::option::Option<super::NewListEntryNotes>,
+                ::std::string::String,
+            >,
+            progress: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            rewatch_count: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            score: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            started_at: ::std::result::Result<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::ListStatus, ::std::string::String>,
+            tags: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NewListEntry {
+            fn default() -> Self {
+                Self {
+                    anime_id: Err("no value supplied for anime_id".to_string()),
+                    completed_at: Ok(Default::default()),
+                    is_private: Ok(Default::default()),
+                    is_rewatching: Ok(Default::default()),
+                    notes: Ok(Default::default()),
+                    progress: Ok(Default::default()),
+                    rewatch_count: Ok(Default::default()),
+                    score: Ok(Default::default()),
+                    started_at: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    tags: Ok(Default::default()),
+                }
+            }
+        }
+        impl NewListEntry {
+            pub fn anime_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anime_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anime_id: {e}"));
+                self
+            }
+            pub fn completed_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.completed_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
+                self
+            }
+            pub fn is_private<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_private = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_private: {e}"));
+                self
+            }
+            pub fn is_rewatching<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_rewatching = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for is_rewatching: {e}"));
+                self
+            }
+            pub fn notes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::NewListEntryNotes>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for notes: {e}"));
+                self
+            }
+            pub fn progress<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.progress = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
+                self
+            }
+            pub fn rewatch_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rewatch_count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rewatch_count: {e}"));
+                self
+            }
+            pub fn score<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.score = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for score: {e}"));
+                self
+            }
+            pub fn started_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.started_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for started_at: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ListStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn tags<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tags = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tags: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NewListEntry> for super::NewListEntry {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NewListEntry,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    anime_id: value.anime_id?,
+                    completed_at: value.completed_at?,
+                    is_private: value.is_private?,
+                    is_rewatching: value.is_rewatching?,
+                    notes: value.notes?,
+                    progress: value.progress?,
+                    rewatch_count: value.rewatch_count?,
+                    score: value.score?,
+                    started_at: value.started_at?,
+                    status: value.status?,
+                    tags: value.tags?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NewListEntry> for NewListEntry {
+            fn from(value: super::NewListEntry) -> Self {
+                Self {
+                    anime_id: Ok(value.anime_id),
+                    completed_at: Ok(value.completed_at),
+                    is_private: Ok(value.is_private),
+                    is_rewatching: Ok(value.is_rewatching),
+                    notes: Ok(value.notes),
+                    progress: Ok(value.progress),
+                    rewatch_count: Ok(value.rewatch_count),
+                    score: Ok(value.score),
+                    started_at: Ok(value.started_at),
+                    status: Ok(value.status),
+                    tags: Ok(value.tags),
                 }
             }
         }
@@ -1376,6 +2467,91 @@ impl Client {
     pub fn token_revoke(&self) -> builder::TokenRevoke<'_> {
         builder::TokenRevoke::new(self)
     }
+    /**Get your list
+
+    Returns all list entries belonging to the token owner, most-recently-updated first (ties by id, descending), each with a short summary of its anime. `status` filters by one of `watching`, `completed`, `on_hold`, `dropped`, `plan_to_watch`; any other value is 422. Deleted entries never appear.
+
+    Sends a `GET` request to `/api/v1/list`
+
+    Arguments:
+    - `status`: Only entries with this status: one of `watching`, `completed`, `on_hold`, `dropped`, `plan_to_watch` (anything else is 422).
+    ```ignore
+    let response = client.list_entries()
+        .status(status)
+        .send()
+        .await;
+    ```*/
+    pub fn list_entries(&self) -> builder::ListEntries<'_> {
+        builder::ListEntries::new(self)
+    }
+    /**Add an anime to your list
+
+    201 with the new entry. Scores are stored on a 0–100 scale. Progress is auto-completed when it reaches the anime's episode count. Adding an anime that is already on the list is 422 (`The anime id has already been taken.`); after a `DELETE` the same anime can be added again.
+
+    Sends a `POST` request to `/api/v1/list`
+
+    ```ignore
+    let response = client.list_entry_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn list_entry_create(&self) -> builder::ListEntryCreate<'_> {
+        builder::ListEntryCreate::new(self)
+    }
+    /**Check if an anime is on your list
+
+    Returns the list entry for the given anime (AniTrack's anime id), or 404 if the user has not added it (or deleted it).
+
+    Sends a `GET` request to `/api/v1/list/anime/{animeId}`
+
+    Arguments:
+    - `anime_id`: AniTrack's anime id.
+    ```ignore
+    let response = client.list_entry_for_anime()
+        .anime_id(anime_id)
+        .send()
+        .await;
+    ```*/
+    pub fn list_entry_for_anime(&self) -> builder::ListEntryForAnime<'_> {
+        builder::ListEntryForAnime::new(self)
+    }
+    /**Remove a list entry
+
+    Soft-deletes the entry; 204. It disappears from every read and write (404), and the same anime can be added again. Deleting twice is 404.
+
+    Sends a `DELETE` request to `/api/v1/list/{entryId}`
+
+    Arguments:
+    - `entry_id`: The list entry's id.
+    ```ignore
+    let response = client.list_entry_delete()
+        .entry_id(entry_id)
+        .send()
+        .await;
+    ```*/
+    pub fn list_entry_delete(&self) -> builder::ListEntryDelete<'_> {
+        builder::ListEntryDelete::new(self)
+    }
+    /**Update a list entry
+
+    Partial update — send only the fields you want to change; 200 with the entry. Another account's entry, or a deleted one, is 404.
+
+    Sends a `PATCH` request to `/api/v1/list/{entryId}`
+
+    Arguments:
+    - `entry_id`: The list entry's id.
+    - `body`
+    ```ignore
+    let response = client.list_entry_update()
+        .entry_id(entry_id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn list_entry_update(&self) -> builder::ListEntryUpdate<'_> {
+        builder::ListEntryUpdate::new(self)
+    }
     /**Fetch the authenticated user
 
     Returns the profile of the user who owns the bearer token. Never a password hash or token.
@@ -1882,6 +3058,375 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_entries`]
+
+    [`Client::list_entries`]: super::Client::list_entries*/
+    #[derive(Debug, Clone)]
+    pub struct ListEntries<'a> {
+        client: &'a super::Client,
+        status: Result<Option<types::ListStatus>, String>,
+    }
+    impl<'a> ListEntries<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                status: Ok(None),
+            }
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `ListStatus` for status failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/list`
+        pub async fn send(self) -> Result<ResponseValue<types::ListEntries>, Error<types::Error>> {
+            let Self { client, status } = self;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/list", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_entries",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_entry_create`]
+
+    [`Client::list_entry_create`]: super::Client::list_entry_create*/
+    #[derive(Debug, Clone)]
+    pub struct ListEntryCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::NewListEntry, String>,
+    }
+    impl<'a> ListEntryCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NewListEntry>,
+            <V as std::convert::TryInto<types::NewListEntry>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `NewListEntry` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::NewListEntry) -> types::builder::NewListEntry,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/v1/list`
+        pub async fn send(self) -> Result<ResponseValue<types::ListEntry>, Error<types::Error>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::NewListEntry::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/list", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_entry_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_entry_for_anime`]
+
+    [`Client::list_entry_for_anime`]: super::Client::list_entry_for_anime*/
+    #[derive(Debug, Clone)]
+    pub struct ListEntryForAnime<'a> {
+        client: &'a super::Client,
+        anime_id: Result<i64, String>,
+    }
+    impl<'a> ListEntryForAnime<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                anime_id: Err("anime_id was not initialized".to_string()),
+            }
+        }
+        pub fn anime_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.anime_id = value
+                .try_into()
+                .map_err(|_| "conversion to `i64` for anime_id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/list/anime/{animeId}`
+        pub async fn send(self) -> Result<ResponseValue<types::ListEntry>, Error<types::Error>> {
+            let Self { client, anime_id } = self;
+            let anime_id = anime_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/list/anime/{}",
+                client.baseurl,
+                encode_path(&anime_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_entry_for_anime",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_entry_delete`]
+
+    [`Client::list_entry_delete`]: super::Client::list_entry_delete*/
+    #[derive(Debug, Clone)]
+    pub struct ListEntryDelete<'a> {
+        client: &'a super::Client,
+        entry_id: Result<i64, String>,
+    }
+    impl<'a> ListEntryDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                entry_id: Err("entry_id was not initialized".to_string()),
+            }
+        }
+        pub fn entry_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.entry_id = value
+                .try_into()
+                .map_err(|_| "conversion to `i64` for entry_id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/api/v1/list/{entryId}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Error>> {
+            let Self { client, entry_id } = self;
+            let entry_id = entry_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/list/{}",
+                client.baseurl,
+                encode_path(&entry_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_entry_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::list_entry_update`]
+
+    [`Client::list_entry_update`]: super::Client::list_entry_update*/
+    #[derive(Debug, Clone)]
+    pub struct ListEntryUpdate<'a> {
+        client: &'a super::Client,
+        entry_id: Result<i64, String>,
+        body: Result<types::builder::ListEntryPatch, String>,
+    }
+    impl<'a> ListEntryUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                entry_id: Err("entry_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn entry_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.entry_id = value
+                .try_into()
+                .map_err(|_| "conversion to `i64` for entry_id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ListEntryPatch>,
+            <V as std::convert::TryInto<types::ListEntryPatch>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ListEntryPatch` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::ListEntryPatch) -> types::builder::ListEntryPatch,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/api/v1/list/{entryId}`
+        pub async fn send(self) -> Result<ResponseValue<types::ListEntry>, Error<types::Error>> {
+            let Self {
+                client,
+                entry_id,
+                body,
+            } = self;
+            let entry_id = entry_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ListEntryPatch::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/list/{}",
+                client.baseurl,
+                encode_path(&entry_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_entry_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 400u16..=499u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),

@@ -13,6 +13,8 @@ mod catalog;
 mod cli;
 #[path = "conformance/errors.rs"]
 mod errors;
+#[path = "conformance/list.rs"]
+pub mod list;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]

@@ -6,6 +6,7 @@ mod cli;
 mod db;
 mod error;
 mod http;
+mod list;
 mod validate;
 
 fn main() -> std::process::ExitCode {

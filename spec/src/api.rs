@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::extract::LiteralSegment;
 use crate::types::{
-    Anime, AnimeList, AnimeSearchParams, NewToken, TokenIssueRequest, TokenList, User,
+    Anime, AnimeList, AnimeSearchParams, ListEntries, ListEntry, ListEntryPatch, ListParams,
+    NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
 };
 use crate::{ApiError, JsonBody, PathId, QueryParams, Reply};
 
@@ -35,6 +36,27 @@ pub struct AnimeAnilistPath {
     /// The AniList media id, e.g. `101922`.
     #[serde(rename = "anilistId")]
     pub anilist_id: PathId,
+}
+
+/// Path of `PATCH|DELETE /list/{entryId}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EntryPath {
+    /// The list entry's id.
+    #[serde(rename = "entryId")]
+    pub entry_id: PathId,
+}
+
+/// Path of `GET /list/anime/{animeId}`, served at `/list/{entryId}/{animeId}`
+/// (see [`crate::routes`]); `entryId` holds the literal `anime` and is not
+/// part of the published document.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EntryForAnimePath {
+    /// The literal `anime`.
+    #[serde(rename = "entryId")]
+    pub literal: LiteralSegment,
+    /// AniTrack's anime id.
+    #[serde(rename = "animeId")]
+    pub anime_id: PathId,
 }
 
 #[dropshot::api_description]
@@ -137,4 +159,60 @@ pub trait AniTrackApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<AnimeSlugPath>,
     ) -> Result<Reply<HttpResponseOk<Anime>>, ApiError>;
+
+    /// Get your list
+    ///
+    /// Returns all list entries belonging to the token owner,
+    /// most-recently-updated first (ties by id, descending), each with a short
+    /// summary of its anime. `status` filters by one of `watching`,
+    /// `completed`, `on_hold`, `dropped`, `plan_to_watch`; any other value is
+    /// 422. Deleted entries never appear.
+    #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
+    async fn list_entries(
+        rqctx: RequestContext<Self::Context>,
+        query: QueryParams<ListParams>,
+    ) -> Result<Reply<HttpResponseOk<ListEntries>>, ApiError>;
+
+    /// Check if an anime is on your list
+    ///
+    /// Returns the list entry for the given anime (AniTrack's anime id), or
+    /// 404 if the user has not added it (or deleted it).
+    #[endpoint { method = GET, path = "/api/v1/list/{entryId}/{animeId}", tags = ["list"] }]
+    async fn list_entry_for_anime(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<EntryForAnimePath>,
+    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError>;
+
+    /// Add an anime to your list
+    ///
+    /// 201 with the new entry. Scores are stored on a 0–100 scale. Progress
+    /// is auto-completed when it reaches the anime's episode count. Adding an
+    /// anime that is already on the list is 422 (`The anime id has already
+    /// been taken.`); after a `DELETE` the same anime can be added again.
+    #[endpoint { method = POST, path = "/api/v1/list", tags = ["list"] }]
+    async fn list_entry_create(
+        rqctx: RequestContext<Self::Context>,
+        body: JsonBody<NewListEntry>,
+    ) -> Result<Reply<HttpResponseCreated<ListEntry>>, ApiError>;
+
+    /// Update a list entry
+    ///
+    /// Partial update — send only the fields you want to change; 200 with
+    /// the entry. Another account's entry, or a deleted one, is 404.
+    #[endpoint { method = PATCH, path = "/api/v1/list/{entryId}", tags = ["list"] }]
+    async fn list_entry_update(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<EntryPath>,
+        body: JsonBody<ListEntryPatch>,
+    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError>;
+
+    /// Remove a list entry
+    ///
+    /// Soft-deletes the entry; 204. It disappears from every read and write
+    /// (404), and the same anime can be added again. Deleting twice is 404.
+    #[endpoint { method = DELETE, path = "/api/v1/list/{entryId}", tags = ["list"] }]
+    async fn list_entry_delete(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<EntryPath>,
+    ) -> Result<Reply<HttpResponseDeleted>, ApiError>;
 }

@@ -171,6 +171,15 @@ mod tests {
             ("/api/v1/auth/token", "post", "token_issue"),
             ("/api/v1/auth/tokens", "get", "token_list"),
             ("/api/v1/auth/tokens/{id}", "delete", "token_revoke"),
+            ("/api/v1/list", "get", "list_entries"),
+            ("/api/v1/list", "post", "list_entry_create"),
+            (
+                "/api/v1/list/anime/{animeId}",
+                "get",
+                "list_entry_for_anime",
+            ),
+            ("/api/v1/list/{entryId}", "delete", "list_entry_delete"),
+            ("/api/v1/list/{entryId}", "patch", "list_entry_update"),
             ("/api/v1/user", "get", "user_view"),
         ];
         let expected: Vec<(String, String, String)> = expected

@@ -211,3 +211,192 @@ pub struct AnimeSearchParams {
     /// Maximum number of results, 1 to 100 (default 20).
     pub limit: Option<u32>,
 }
+
+/// Where an entry stands. v1 has exactly these five values and will not add
+/// one (a new value would break generated clients' closed enums).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListStatus {
+    Watching,
+    Completed,
+    OnHold,
+    Dropped,
+    PlanToWatch,
+}
+
+impl ListStatus {
+    pub const ALL: [ListStatus; 5] = [
+        ListStatus::Watching,
+        ListStatus::Completed,
+        ListStatus::OnHold,
+        ListStatus::Dropped,
+        ListStatus::PlanToWatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListStatus::Watching => "watching",
+            ListStatus::Completed => "completed",
+            ListStatus::OnHold => "on_hold",
+            ListStatus::Dropped => "dropped",
+            ListStatus::PlanToWatch => "plan_to_watch",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ListStatus> {
+        ListStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// The anime of a list entry, in short.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct AnimeSummary {
+    /// AniTrack's anime id.
+    pub id: i64,
+    /// URL slug (`GET /anime/{slug}`).
+    pub slug: String,
+    /// Romaji title.
+    pub title: String,
+    /// Number of episodes; null while unknown.
+    pub episodes: Option<i32>,
+    /// Cover image URL.
+    pub cover_image_url: Option<String>,
+}
+
+/// An anime on the token owner's list.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ListEntry {
+    /// Entry id (`PATCH /list/{entryId}`, `DELETE /list/{entryId}`).
+    pub id: i64,
+    /// AniTrack's anime id.
+    pub anime_id: i64,
+    /// The anime, in short.
+    pub anime: AnimeSummary,
+    /// Where the entry stands.
+    pub status: ListStatus,
+    /// 0–100 (the UI divides by ten); null when unscored.
+    pub score: Option<i32>,
+    /// Episodes watched.
+    pub progress: i32,
+    /// When watching started (`YYYY-MM-DD`).
+    pub started_at: Option<chrono::NaiveDate>,
+    /// When watching was completed (`YYYY-MM-DD`).
+    pub completed_at: Option<chrono::NaiveDate>,
+    /// Free-form notes, at most 2000 characters.
+    pub notes: Option<String>,
+    /// Hidden from other people (the API only ever shows an account its own
+    /// list).
+    pub is_private: bool,
+    /// Being watched again.
+    pub is_rewatching: bool,
+    /// Completed rewatches.
+    pub rewatch_count: i32,
+    /// Tags, in the order given, without duplicates.
+    pub tags: Vec<String>,
+    /// When the entry was added.
+    pub created_at: Timestamp,
+    /// When the entry last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The token owner's list entries, most recently updated first (ties by id,
+/// descending).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ListEntries {
+    /// The entries.
+    pub data: Vec<ListEntry>,
+}
+
+/// Filters of `GET /list`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ListParams {
+    /// Only entries with this status: one of `watching`, `completed`,
+    /// `on_hold`, `dropped`, `plan_to_watch` (anything else is 422).
+    pub status: Option<ListStatus>,
+}
+
+/// A new list entry.
+///
+/// Validation (422, every failing field at once, Laravel-style messages):
+/// `anime_id` required, an AniTrack anime id that exists in the catalog and
+/// is not already on the list; `status` required, one of the five values;
+/// `score` an integer 0–100 or null; `progress` an integer ≥ 0 and not above
+/// a known episode count (default 0); `started_at` / `completed_at` dates as
+/// `YYYY-MM-DD` or null, `completed_at` not before `started_at`; `notes` at
+/// most 2000 characters or null; `is_private`, `is_rewatching` booleans
+/// (default false); `rewatch_count` an integer ≥ 0 (default 0); `tags` at
+/// most 25 strings of 1–50 characters after trimming (errors name the item,
+/// e.g. `tags.3`), duplicates merged, order kept. Integers are JSON numbers
+/// without a fraction and booleans are JSON `true`/`false`: any other JSON
+/// type is a 422 on that field.
+///
+/// When `progress` reaches a known episode count, the entry becomes
+/// `completed` and `completed_at` is set to today (UTC) unless given; if it
+/// was rewatching, `rewatch_count` goes up by one and `is_rewatching` turns
+/// false. An unknown episode count (airing shows) never caps progress.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct NewListEntry {
+    /// AniTrack's anime id (see `GET /anime`).
+    pub anime_id: i64,
+    /// Where the entry stands.
+    pub status: ListStatus,
+    /// 0–100.
+    #[schemars(range(min = 0, max = 100))]
+    pub score: Option<i32>,
+    /// Episodes watched.
+    #[schemars(range(min = 0))]
+    pub progress: Option<i32>,
+    /// `YYYY-MM-DD`.
+    pub started_at: Option<chrono::NaiveDate>,
+    /// `YYYY-MM-DD`, not before `started_at`.
+    pub completed_at: Option<chrono::NaiveDate>,
+    /// Max 2000 chars.
+    #[schemars(length(max = 2000))]
+    pub notes: Option<String>,
+    /// Default false.
+    pub is_private: Option<bool>,
+    /// Default false.
+    pub is_rewatching: Option<bool>,
+    /// Default 0.
+    #[schemars(range(min = 0))]
+    pub rewatch_count: Option<i32>,
+    /// At most 25 tags of 1–50 characters.
+    #[schemars(length(max = 25))]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A partial update: send only the fields to change. An absent field is
+/// unchanged; an explicit `null` clears `score`, `started_at`,
+/// `completed_at` and `notes`. Fields the entry does not let you set (`id`,
+/// `anime_id`, `user_id`, timestamps) are ignored. Validation and the
+/// progress rules are those of `POST /list`; `completed_at` is checked
+/// against the resulting `started_at`. `updated_at` moves only when something
+/// actually changed.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct ListEntryPatch {
+    /// Where the entry stands.
+    pub status: Option<ListStatus>,
+    /// 0–100, or null to clear.
+    #[schemars(range(min = 0, max = 100))]
+    pub score: Option<i32>,
+    /// Episodes watched.
+    #[schemars(range(min = 0))]
+    pub progress: Option<i32>,
+    /// `YYYY-MM-DD`, or null to clear.
+    pub started_at: Option<chrono::NaiveDate>,
+    /// `YYYY-MM-DD`, or null to clear.
+    pub completed_at: Option<chrono::NaiveDate>,
+    /// Max 2000 chars, or null to clear.
+    #[schemars(length(max = 2000))]
+    pub notes: Option<String>,
+    /// Hidden from other people.
+    pub is_private: Option<bool>,
+    /// Being watched again.
+    pub is_rewatching: Option<bool>,
+    /// Completed rewatches.
+    #[schemars(range(min = 0))]
+    pub rewatch_count: Option<i32>,
+    /// Replaces the tags: at most 25 tags of 1–50 characters.
+    #[schemars(length(max = 25))]
+    pub tags: Option<Vec<String>>,
+}

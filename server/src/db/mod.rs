@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod anime;
+pub mod entries;
 pub mod tokens;
 
 use std::time::Duration;

@@ -2,10 +2,13 @@
 //! [`request::authenticate`], calls one domain function, and answers through
 //! [`request::respond`].
 
-use anitrack_spec::api::{AnimeAnilistPath, AnimeSlugPath, TokenPath};
+use anitrack_spec::api::{
+    AnimeAnilistPath, AnimeSlugPath, EntryForAnimePath, EntryPath, TokenPath,
+};
 use anitrack_spec::routes;
 use anitrack_spec::types::{
-    Anime, AnimeList, AnimeSearchParams, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
+    Anime, AnimeList, AnimeSearchParams, ListEntries, ListEntry, ListEntryPatch, ListParams,
+    NewListEntry, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
 };
 use anitrack_spec::{AniTrackApi, ApiError, JsonBody, QueryParams, Reply};
 use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext};
@@ -16,6 +19,7 @@ use crate::auth::issue;
 use crate::catalog::view;
 use crate::db::tokens;
 use crate::error::Error;
+use crate::list;
 
 pub enum AniTrack {}
 
@@ -155,6 +159,88 @@ impl AniTrackApi for AniTrack {
             Ok(HttpResponseOk(
                 view::by_slug(&rqctx.context().db, &slug).await?,
             ))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn list_entries(
+        rqctx: RequestContext<ApiContext>,
+        query: QueryParams<ListParams>,
+    ) -> Result<Reply<HttpResponseOk<ListEntries>>, ApiError> {
+        let outcome = async {
+            let principal = authenticate(&rqctx).await?;
+            let data = list::list(
+                &rqctx.context().db,
+                principal.account.id,
+                query.get("status"),
+            )
+            .await?;
+            Ok(HttpResponseOk(ListEntries { data }))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn list_entry_for_anime(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<EntryForAnimePath>,
+    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError> {
+        let outcome = async {
+            let principal = authenticate(&rqctx).await?;
+            let path = path.into_inner();
+            if !routes::LIST_ENTRY_FOR_ANIME.admits(&path.literal) {
+                return Err(Error::NotFound);
+            }
+            let anime_id = path.anime_id.get().ok_or(Error::NotFound)?;
+            Ok(HttpResponseOk(
+                list::for_anime(&rqctx.context().db, principal.account.id, anime_id).await?,
+            ))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn list_entry_create(
+        rqctx: RequestContext<ApiContext>,
+        body: JsonBody<NewListEntry>,
+    ) -> Result<Reply<HttpResponseCreated<ListEntry>>, ApiError> {
+        let outcome = async {
+            let principal = authenticate(&rqctx).await?;
+            let entry =
+                list::create(&rqctx.context().db, principal.account.id, body.into_value()).await?;
+            Ok(HttpResponseCreated(entry))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn list_entry_update(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<EntryPath>,
+        body: JsonBody<ListEntryPatch>,
+    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError> {
+        let outcome = async {
+            let principal = authenticate(&rqctx).await?;
+            let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
+            let db = &rqctx.context().db;
+            Ok(HttpResponseOk(
+                list::update(db, principal.account.id, entry_id, body.into_value()).await?,
+            ))
+        }
+        .await;
+        Ok(respond(&rqctx, outcome))
+    }
+
+    async fn list_entry_delete(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<EntryPath>,
+    ) -> Result<Reply<HttpResponseDeleted>, ApiError> {
+        let outcome = async {
+            let principal = authenticate(&rqctx).await?;
+            let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
+            list::delete(&rqctx.context().db, principal.account.id, entry_id).await?;
+            Ok(HttpResponseDeleted())
         }
         .await;
         Ok(respond(&rqctx, outcome))

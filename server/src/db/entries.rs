@@ -1,0 +1,246 @@
+//! SQL for `list_entries`. Every statement is scoped to the account.
+
+use anitrack_spec::types::ListStatus;
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
+
+use super::DbError;
+
+/// The fields a client can set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryState {
+    pub status: ListStatus,
+    pub score: Option<i32>,
+    pub progress: i32,
+    pub started_at: Option<NaiveDate>,
+    pub completed_at: Option<NaiveDate>,
+    pub notes: Option<String>,
+    pub is_private: bool,
+    pub is_rewatching: bool,
+    pub rewatch_count: i32,
+    pub tags: Vec<String>,
+}
+
+/// A stored entry with the summary of its anime.
+#[derive(Clone, Debug)]
+pub struct EntryRow {
+    pub id: i64,
+    pub state: EntryState,
+    pub anime_id: i64,
+    pub anime_slug: String,
+    pub anime_title: String,
+    pub anime_episodes: Option<i32>,
+    pub anime_cover_image_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of an entry joined with its anime (`e`, `a`).
+const COLUMNS: &str = "e.id, e.status, e.score, e.progress, e.started_at, e.completed_at, e.notes, \
+    e.is_private, e.is_rewatching, e.rewatch_count, e.tags, e.created_at, e.updated_at, \
+    a.id AS anime_id, a.slug AS anime_slug, a.title AS anime_title, a.episodes AS anime_episodes, \
+    a.cover_image_url AS anime_cover_image_url";
+
+fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
+    let status: String = row.get("status");
+    let status = ListStatus::parse(&status)
+        .ok_or_else(|| DbError::Unexpected(format!("status {status:?}")))?;
+    Ok(EntryRow {
+        id: row.get("id"),
+        state: EntryState {
+            status,
+            score: row.get("score"),
+            progress: row.get("progress"),
+            started_at: row.get("started_at"),
+            completed_at: row.get("completed_at"),
+            notes: row.get("notes"),
+            is_private: row.get("is_private"),
+            is_rewatching: row.get("is_rewatching"),
+            rewatch_count: row.get("rewatch_count"),
+            tags: row.get("tags"),
+        },
+        anime_id: row.get("anime_id"),
+        anime_slug: row.get("anime_slug"),
+        anime_title: row.get("anime_title"),
+        anime_episodes: row.get("anime_episodes"),
+        anime_cover_image_url: row.get("anime_cover_image_url"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    })
+}
+
+/// What `POST /list` needs to know about an anime before adding it.
+pub struct AnimeForEntry {
+    pub episodes: Option<i32>,
+    /// Already live on this account's list.
+    pub taken: bool,
+}
+
+pub async fn anime_for_entry(
+    db: &impl GenericClient,
+    account_id: i64,
+    anime_id: i64,
+) -> Result<Option<AnimeForEntry>, DbError> {
+    let statement = db
+        .prepare_cached(
+            "SELECT a.episodes, EXISTS (SELECT 1 FROM list_entries e WHERE e.account_id = $2 \
+             AND e.anime_id = a.id AND e.deleted_at IS NULL) AS taken FROM anime a WHERE a.id = $1",
+        )
+        .await?;
+    Ok(db
+        .query_opt(&statement, &[&anime_id, &account_id])
+        .await?
+        .map(|row| AnimeForEntry {
+            episodes: row.get("episodes"),
+            taken: row.get("taken"),
+        }))
+}
+
+/// `None` when the account already has a live entry for the anime (the
+/// partial unique index decided, even under concurrency).
+pub async fn insert(
+    db: &impl GenericClient,
+    account_id: i64,
+    anime_id: i64,
+    s: &EntryState,
+) -> Result<Option<EntryRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "WITH e AS (INSERT INTO list_entries (account_id, anime_id, status, score, progress, started_at, \
+             completed_at, notes, is_private, is_rewatching, rewatch_count, tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *) \
+             SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
+        ))
+        .await?;
+    let result = db
+        .query_one(
+            &statement,
+            &[
+                &account_id,
+                &anime_id,
+                &s.status.as_str(),
+                &s.score,
+                &s.progress,
+                &s.started_at,
+                &s.completed_at,
+                &s.notes,
+                &s.is_private,
+                &s.is_rewatching,
+                &s.rewatch_count,
+                &s.tags,
+            ],
+        )
+        .await;
+    match result {
+        Ok(row) => entry(&row).map(Some),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The account's live entries, newest update first, optionally by status.
+pub async fn list(
+    db: &impl GenericClient,
+    account_id: i64,
+    status: Option<ListStatus>,
+) -> Result<Vec<EntryRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
+             WHERE e.account_id = $1 AND e.deleted_at IS NULL AND ($2::text IS NULL OR e.status = $2) \
+             ORDER BY e.updated_at DESC, e.id DESC"
+        ))
+        .await?;
+    let status = status.map(ListStatus::as_str);
+    db.query(&statement, &[&account_id, &status])
+        .await?
+        .iter()
+        .map(entry)
+        .collect()
+}
+
+pub async fn for_anime(
+    db: &impl GenericClient,
+    account_id: i64,
+    anime_id: i64,
+) -> Result<Option<EntryRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
+             WHERE e.account_id = $1 AND e.anime_id = $2 AND e.deleted_at IS NULL"
+        ))
+        .await?;
+    db.query_opt(&statement, &[&account_id, &anime_id])
+        .await?
+        .as_ref()
+        .map(entry)
+        .transpose()
+}
+
+/// A live entry of the account, locked for update until the transaction ends.
+pub async fn lock(
+    db: &impl GenericClient,
+    account_id: i64,
+    entry_id: i64,
+) -> Result<Option<EntryRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
+             WHERE e.id = $1 AND e.account_id = $2 AND e.deleted_at IS NULL FOR UPDATE OF e"
+        ))
+        .await?;
+    db.query_opt(&statement, &[&entry_id, &account_id])
+        .await?
+        .as_ref()
+        .map(entry)
+        .transpose()
+}
+
+pub async fn update(
+    db: &impl GenericClient,
+    entry_id: i64,
+    s: &EntryState,
+) -> Result<EntryRow, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "WITH e AS (UPDATE list_entries SET status = $2, score = $3, progress = $4, started_at = $5, \
+             completed_at = $6, notes = $7, is_private = $8, is_rewatching = $9, rewatch_count = $10, \
+             tags = $11, updated_at = now() WHERE id = $1 RETURNING *) \
+             SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
+        ))
+        .await?;
+    let row = db
+        .query_one(
+            &statement,
+            &[
+                &entry_id,
+                &s.status.as_str(),
+                &s.score,
+                &s.progress,
+                &s.started_at,
+                &s.completed_at,
+                &s.notes,
+                &s.is_private,
+                &s.is_rewatching,
+                &s.rewatch_count,
+                &s.tags,
+            ],
+        )
+        .await?;
+    entry(&row)
+}
+
+/// Soft delete; false if the account has no such live entry.
+pub async fn soft_delete(
+    db: &impl GenericClient,
+    account_id: i64,
+    entry_id: i64,
+) -> Result<bool, DbError> {
+    let statement = db
+        .prepare_cached(
+            "UPDATE list_entries SET deleted_at = now(), updated_at = now() \
+             WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
+        )
+        .await?;
+    Ok(db.execute(&statement, &[&entry_id, &account_id]).await? == 1)
+}

@@ -1,0 +1,162 @@
+//! The list: entry endpoints' domain logic.
+
+pub mod input;
+pub mod rules;
+
+use anitrack_spec::error::FieldErrors;
+use anitrack_spec::types::{AnimeSummary, ListEntry, ListStatus};
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use serde_json::Value;
+
+use crate::db::entries::{self, EntryRow};
+use crate::error::Error;
+use input::Reader;
+
+pub fn to_wire(row: EntryRow) -> ListEntry {
+    let s = row.state;
+    ListEntry {
+        id: row.id,
+        anime_id: row.anime_id,
+        anime: AnimeSummary {
+            id: row.anime_id,
+            slug: row.anime_slug,
+            title: row.anime_title,
+            episodes: row.anime_episodes,
+            cover_image_url: row.anime_cover_image_url,
+        },
+        status: s.status,
+        score: s.score,
+        progress: s.progress,
+        started_at: s.started_at,
+        completed_at: s.completed_at,
+        notes: s.notes,
+        is_private: s.is_private,
+        is_rewatching: s.is_rewatching,
+        rewatch_count: s.rewatch_count,
+        tags: s.tags,
+        created_at: row.created_at.into(),
+        updated_at: row.updated_at.into(),
+    }
+}
+
+fn taken() -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add("anime_id", "The anime id has already been taken.");
+    errors
+}
+
+/// `POST /list`.
+pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry, Error> {
+    let mut reader = Reader::new(body);
+    let anime_id = reader.anime_id();
+    let fields = reader.entry_fields(true);
+    let mut errors = reader.errors;
+    let client = db.get().await?;
+    let mut episodes = None;
+    if let Some(id) = anime_id {
+        match entries::anime_for_entry(&client, account_id, id).await? {
+            None => errors.add("anime_id", "The selected anime id is invalid."),
+            Some(anime) if anime.taken => {
+                errors.add("anime_id", "The anime id has already been taken.")
+            }
+            Some(anime) => episodes = anime.episodes,
+        }
+    }
+    let state = rules::merge(
+        &rules::defaults(),
+        fields,
+        None,
+        episodes,
+        Utc::now().date_naive(),
+        &mut errors,
+    );
+    let anime_id = match anime_id {
+        Some(id) if errors.is_empty() => id,
+        _ => return Err(Error::Invalid(errors)),
+    };
+    // A concurrent add of the same anime may win between the check and the
+    // insert; the partial unique index decides and the loser gets the same 422.
+    match entries::insert(&client, account_id, anime_id, &state).await? {
+        Some(row) => Ok(to_wire(row)),
+        None => Err(Error::Invalid(taken())),
+    }
+}
+
+/// `PATCH /list/{entryId}`: lock, merge, validate, write only if changed.
+pub async fn update(
+    db: &Pool,
+    account_id: i64,
+    entry_id: i64,
+    body: Value,
+) -> Result<ListEntry, Error> {
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let current = entries::lock(&tx, account_id, entry_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut reader = Reader::new(body);
+    let fields = reader.entry_fields(false);
+    let mut errors = reader.errors;
+    let next = rules::merge(
+        &current.state,
+        fields,
+        Some(current.state.progress),
+        current.anime_episodes,
+        Utc::now().date_naive(),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    if next == current.state {
+        return Ok(to_wire(current));
+    }
+    let row = entries::update(&tx, entry_id, &next).await?;
+    tx.commit().await?;
+    Ok(to_wire(row))
+}
+
+/// `DELETE /list/{entryId}`.
+pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Error> {
+    let client = db.get().await?;
+    if entries::soft_delete(&client, account_id, entry_id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// `GET /list`, with its `status` filter validated.
+pub async fn list(
+    db: &Pool,
+    account_id: i64,
+    status: Option<&str>,
+) -> Result<Vec<ListEntry>, Error> {
+    let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match ListStatus::parse(text) {
+            Some(status) => Some(status),
+            None => {
+                let mut errors = FieldErrors::new();
+                errors.add("status", "The selected status is invalid.");
+                return Err(Error::Invalid(errors));
+            }
+        },
+    };
+    let client = db.get().await?;
+    Ok(entries::list(&client, account_id, status)
+        .await?
+        .into_iter()
+        .map(to_wire)
+        .collect())
+}
+
+/// `GET /list/anime/{animeId}`.
+pub async fn for_anime(db: &Pool, account_id: i64, anime_id: i64) -> Result<ListEntry, Error> {
+    let client = db.get().await?;
+    entries::for_anime(&client, account_id, anime_id)
+        .await?
+        .map(to_wire)
+        .ok_or(Error::NotFound)
+}
