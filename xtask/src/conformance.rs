@@ -60,6 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     step("openapi document current", openapi::check());
     step("generated client current", client::check());
+    step(
+        "v1 additive-only (baseline spec/baseline/v1.json)",
+        crate::compat::check_default(),
+    );
 
     let build = cargo(&root, &["build", "--package", "anitrack-server"]);
     let built = build.is_ok();

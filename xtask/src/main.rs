@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's developer commands.
 
 mod client;
+mod compat;
 mod conformance;
 mod dev;
 mod openapi;

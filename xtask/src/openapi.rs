@@ -1,4 +1,6 @@
-//! `cargo xtask openapi generate|check`.
+//! `cargo xtask openapi generate|check|compat`.
+
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -11,12 +13,22 @@ pub enum Action {
     Generate,
     /// Fail if spec/openapi.json differs from what the API trait emits.
     Check,
+    /// Fail on any change that could break a v1 client: v1 is additive-only.
+    Compat {
+        /// The baseline [default: spec/baseline/v1.json].
+        #[arg(long)]
+        old: Option<PathBuf>,
+        /// The candidate [default: the document the API trait emits].
+        #[arg(long)]
+        new: Option<PathBuf>,
+    },
 }
 
 pub fn run(action: Action) -> anyhow::Result<()> {
     match action {
         Action::Generate => generate(),
         Action::Check => check(),
+        Action::Compat { old, new } => crate::compat::run(old.as_deref(), new.as_deref()),
     }
 }
 
