@@ -115,7 +115,8 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn run_server_cli(database_url: &str, args: &[&str]) -> Result<()> {
+/// Runs an `anitrack-server` CLI command against `database_url`, blocking.
+pub fn run_server_cli(database_url: &str, args: &[&str]) -> Result<()> {
     let output = std::process::Command::new(server_bin())
         .arg("--database-url")
         .arg(database_url)
@@ -380,15 +381,20 @@ impl TestEnv {
     }
 
     pub async fn start_with(catalog: Catalog) -> TestEnv {
-        match Self::try_start(catalog).await {
+        Self::start_configured(catalog, &[]).await
+    }
+
+    /// With extra environment for the server (its `ANITRACK_*` knobs).
+    pub async fn start_configured(catalog: Catalog, server_env: &[(&str, &str)]) -> TestEnv {
+        match Self::try_start(catalog, server_env).await {
             Ok(env) => env,
             Err(error) => panic!("cannot start the test environment: {error:#}"),
         }
     }
 
-    async fn try_start(catalog: Catalog) -> Result<TestEnv> {
+    async fn try_start(catalog: Catalog, server_env: &[(&str, &str)]) -> Result<TestEnv> {
         let database_url = tokio::task::spawn_blocking(move || fresh_database(catalog)).await??;
-        let server = Server::start(&database_url, &[]).await?;
+        let server = Server::start(&database_url, server_env).await?;
         Ok(TestEnv {
             database_url,
             server,

@@ -13,6 +13,8 @@ mod catalog;
 mod cli;
 #[path = "conformance/errors.rs"]
 mod errors;
+#[path = "conformance/faults.rs"]
+mod faults;
 #[path = "conformance/list.rs"]
 pub mod list;
 #[path = "conformance/properties.rs"]
@@ -23,5 +25,7 @@ mod routes;
 mod support;
 #[path = "conformance/sync.rs"]
 mod sync;
+#[path = "conformance/throttle.rs"]
+mod throttle;
 #[path = "conformance/user.rs"]
 mod user;

@@ -47,18 +47,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (migrate first). Stops gracefully on SIGTERM or Ctrl-C.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "ANITRACK_BIND", default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
-        /// Maximum database connections of this process.
-        #[arg(long, env = "ANITRACK_DB_POOL_SIZE", default_value_t = 16)]
-        db_pool_size: usize,
-        /// Password hashes computed at once (each takes 19 MiB for a few tens
-        /// of milliseconds); further sign-ins queue.
-        #[arg(long, env = "ANITRACK_HASH_CONCURRENCY", default_value_t = default_hash_concurrency())]
-        hash_concurrency: usize,
-    },
+    Serve(ServeArgs),
     /// Apply pending database migrations.
     Migrate,
     /// Manage accounts.
@@ -118,6 +107,51 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ANITRACK_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Requests per minute per token on authenticated endpoints.
+    #[arg(long, env = "ANITRACK_RATE_LIMIT_PER_MINUTE", default_value_t = 60)]
+    rate_limit_per_minute: u32,
+    /// POST /auth/token attempts per minute per email and per client address.
+    #[arg(
+        long,
+        env = "ANITRACK_TOKEN_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 5
+    )]
+    token_rate_limit_per_minute: u32,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the
+    /// client; without this the TCP peer is the client.
+    #[arg(long, env = "ANITRACK_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest a request may take before it is answered 503, in milliseconds.
+    #[arg(long, env = "ANITRACK_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Longest SIGTERM waits for in-flight requests, in milliseconds.
+    #[arg(long, env = "ANITRACK_SHUTDOWN_TIMEOUT_MS", default_value_t = 30_000)]
+    shutdown_timeout_ms: u64,
+    /// Maximum database connections of this process.
+    #[arg(long, env = "ANITRACK_DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: usize,
+    /// How long a request waits for a free database connection before it
+    /// is answered 503, in milliseconds.
+    #[arg(long, env = "ANITRACK_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    db_acquire_timeout_ms: u64,
+    /// Server-side bound on any one SQL statement, in milliseconds.
+    #[arg(
+        long,
+        env = "ANITRACK_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    db_statement_timeout_ms: u64,
+    /// Password hashes computed at once (each takes 19 MiB for a few tens
+    /// of milliseconds); further sign-ins queue.
+    #[arg(long, env = "ANITRACK_HASH_CONCURRENCY", default_value_t = default_hash_concurrency())]
+    hash_concurrency: usize,
 }
 
 #[derive(Subcommand)]
@@ -206,11 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         bail!("no database: pass --database-url URL or set DATABASE_URL");
     };
     match cli.command {
-        Command::Serve {
-            bind,
-            db_pool_size,
-            hash_concurrency,
-        } => serve(&url, bind, db_pool_size, hash_concurrency).await,
+        Command::Serve(args) => serve(&url, args).await,
         Command::Migrate => {
             let applied = migrate(&url).await?;
             if applied.is_empty() {
@@ -284,28 +314,34 @@ async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
         .with_context(|| format!("migrating the database at {}", db::redact_url(url)))
 }
 
-async fn serve(
-    url: &str,
-    bind: SocketAddr,
-    pool_size: usize,
-    hash_concurrency: usize,
-) -> anyhow::Result<()> {
+async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
+    use std::time::Duration;
     for name in migrate(url).await? {
         tracing::info!(migration = %name, "applied migration");
     }
     let pool = db::pool(
         url,
         PoolSettings {
-            max_size: pool_size,
+            max_size: args.db_pool_size.max(1),
+            acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
             ..Default::default()
         },
     )?;
-    let passwords = Passwords::new(hash_concurrency).await?;
+    let passwords = Passwords::new(args.hash_concurrency).await?;
+    let settings = web::Settings {
+        rate_limit_per_minute: args.rate_limit_per_minute,
+        token_rate_limit_per_minute: args.token_rate_limit_per_minute,
+        trusted_proxies: args.trusted_proxies,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+    };
     web::serve(
-        bind,
+        args.bind,
         ApiContext {
             db: pool,
             passwords,
+            settings,
         },
     )
     .await

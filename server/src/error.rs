@@ -18,6 +18,10 @@ pub enum Error {
     ApiAccessDisabled,
     #[error("not found")]
     NotFound,
+    #[error("rate limit exceeded")]
+    TooManyAttempts,
+    #[error("the request took longer than the request timeout")]
+    Timeout,
     #[error("validation failed")]
     Invalid(FieldErrors),
     #[error(transparent)]
@@ -50,6 +54,10 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => ApiError::unauthenticated(),
             Error::ApiAccessDisabled => ApiError::api_access_disabled(),
             Error::NotFound => ApiError::not_found(),
+            Error::TooManyAttempts => ApiError::too_many_attempts(),
+            Error::Timeout => {
+                ApiError::unavailable("request timeout", RETRY_AFTER_UNAVAILABLE_SECS)
+            }
             Error::Invalid(errors) => ApiError::validation(errors),
             Error::Db(db) if db.is_unavailable() => {
                 ApiError::unavailable(db, RETRY_AFTER_UNAVAILABLE_SECS)

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::extract::LiteralSegment;
 use crate::types::{
-    Anime, AnimeList, AnimeSearchParams, ListEntries, ListEntry, ListEntryPatch, ListParams,
-    NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
+    Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
+    ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
 };
 use crate::{ApiError, JsonBody, PathId, QueryParams, Reply};
 
@@ -215,4 +215,19 @@ pub trait AniTrackApi {
         rqctx: RequestContext<Self::Context>,
         path: Path<EntryPath>,
     ) -> Result<Reply<HttpResponseDeleted>, ApiError>;
+
+    /// Liveness for load balancers: 200 while the process serves HTTP.
+    /// Not part of the published v1 document.
+    #[endpoint { method = GET, path = "/health", unpublished = true }]
+    async fn health(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<HttpResponseOk<Health>>, ApiError>;
+
+    /// Readiness for load balancers: 200 when the database answers and its
+    /// migrations are current, else 503 with `Retry-After`. Not part of the
+    /// published v1 document.
+    #[endpoint { method = GET, path = "/ready", unpublished = true }]
+    async fn ready(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<HttpResponseOk<Health>>, ApiError>;
 }

@@ -33,6 +33,7 @@ pub fn openapi() -> Result<Value, String> {
     let mut document = definition.json().map_err(|e| e.to_string())?;
     routes::publish_paths(&mut document, routes::ALIASES)?;
     add_bearer_security(&mut document)?;
+    add_error_responses(&mut document)?;
     document["servers"] = json!([{
         "url": "https://anitrack.app",
         "description": "Production; every path already carries the `/api/v1` prefix."
@@ -70,6 +71,56 @@ fn add_bearer_security(document: &mut Value) -> Result<(), String> {
             let id = operation["operationId"].as_str().unwrap_or_default();
             if !UNAUTHENTICATED_OPERATIONS.contains(&id) {
                 operation["security"] = json!([{ BEARER_SCHEME: [] }]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A header object of the document.
+fn header(description: &str, schema: Value) -> Value {
+    json!({"description": description, "schema": schema, "required": true})
+}
+
+/// Documents the error statuses whose headers matter, which dropshot can
+/// only describe as one shared `4XX` response: `429` on every operation
+/// (with its rate-limit headers) and `401` on bearer operations (with
+/// `WWW-Authenticate`). Both reuse the one error schema.
+fn add_error_responses(document: &mut Value) -> Result<(), String> {
+    let error_body =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let too_many = json!({
+        "description": "Rate limit exceeded: `{\"message\": \"Too Many Attempts.\"}`. Retry after `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": header("Seconds until the exceeded window ends.", json!({"type": "integer", "minimum": 1})),
+            "X-RateLimit-Reset": header("When the exceeded window ends, in Unix seconds.", json!({"type": "integer"})),
+            "X-RateLimit-Limit": header("Requests allowed per window.", json!({"type": "integer"})),
+            "X-RateLimit-Remaining": header("Requests left in the window (0).", json!({"type": "integer"})),
+            "RateLimit-Policy": header("IETF draft policy, e.g. `\"token\";q=60;w=60`.", json!({"type": "string"})),
+            "RateLimit": header("IETF draft state, e.g. `\"token\";r=0;t=41`.", json!({"type": "string"})),
+        },
+        "content": error_body,
+    });
+    let unauthenticated = json!({
+        "description": "Missing, malformed, unknown or revoked token (or a token in the query string): `{\"message\": \"Unauthenticated.\"}`.",
+        "headers": {
+            "WWW-Authenticate": header("`Bearer`.", json!({"type": "string"})),
+        },
+        "content": error_body,
+    });
+    let paths = document["paths"]
+        .as_object_mut()
+        .ok_or("document has no paths")?;
+    for item in paths.values_mut() {
+        let operations = item.as_object_mut().ok_or("path item is not an object")?;
+        for operation in operations.values_mut() {
+            let bearer = operation.get("security").is_some();
+            let responses = operation["responses"]
+                .as_object_mut()
+                .ok_or("operation without responses")?;
+            responses.insert("429".into(), too_many.clone());
+            if bearer {
+                responses.insert("401".into(), unauthenticated.clone());
             }
         }
     }
@@ -121,6 +172,54 @@ mod tests {
                     "{method} {path}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn rate_limits_and_authentication_errors_are_documented_with_their_headers() {
+        let document = openapi().unwrap();
+        for (path, method, op) in operations(&document) {
+            let responses = &op["responses"];
+            let too_many = &responses["429"];
+            for name in [
+                "Retry-After",
+                "X-RateLimit-Reset",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+            ] {
+                assert!(
+                    too_many["headers"][name].is_object(),
+                    "{method} {path} 429 {name}"
+                );
+            }
+            assert_eq!(
+                too_many["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error"
+            );
+            let success = responses
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(status, _)| status.starts_with('2'))
+                .map(|(_, r)| r)
+                .unwrap();
+            for name in [
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "RateLimit-Policy",
+                "RateLimit",
+            ] {
+                assert!(
+                    success["headers"][name].is_object(),
+                    "{method} {path} success {name}"
+                );
+            }
+            let bearer = op.get("security").is_some();
+            assert_eq!(
+                responses["401"]["headers"]["WWW-Authenticate"].is_object(),
+                bearer,
+                "{method} {path}"
+            );
         }
     }
 

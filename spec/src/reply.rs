@@ -69,7 +69,14 @@ where
     }
 
     fn response_metadata() -> ApiEndpointResponse {
-        R::response_metadata()
+        let mut metadata = R::response_metadata();
+        // Borrow dropshot's description of typed headers for ours.
+        let documented = dropshot::HttpResponseHeaders::<
+            dropshot::HttpResponseOk<()>,
+            RateLimitHeaders,
+        >::response_metadata();
+        metadata.headers.extend(documented.headers);
+        metadata
     }
 
     fn status_code(&self) -> StatusCode {
@@ -78,4 +85,26 @@ where
             Err(error) => error.status().as_status(),
         }
     }
+}
+
+/// The rate-limit headers every published operation's success carries
+/// (documentation only: `Reply` writes them at run time). Header values are
+/// strings: dropshot serializes typed headers from string fields only.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct RateLimitHeaders {
+    /// Requests allowed per window (60 per token; 5 per email and per client
+    /// address on `POST /auth/token`).
+    #[serde(rename = "X-RateLimit-Limit")]
+    pub limit: String,
+    /// Requests left in the current window.
+    #[serde(rename = "X-RateLimit-Remaining")]
+    pub remaining: String,
+    /// IETF draft-ietf-httpapi-ratelimit-headers policy, e.g.
+    /// `"token";q=60;w=60` (several policies comma-separated).
+    #[serde(rename = "RateLimit-Policy")]
+    pub policy: String,
+    /// IETF draft-ietf-httpapi-ratelimit-headers state of the tightest
+    /// policy, e.g. `"token";r=59;t=41` (r: remaining, t: seconds to reset).
+    #[serde(rename = "RateLimit")]
+    pub current: String,
 }

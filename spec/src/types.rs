@@ -400,3 +400,11 @@ pub struct ListEntryPatch {
     #[schemars(length(max = 25))]
     pub tags: Option<Vec<String>>,
 }
+
+/// `GET /health` and `GET /ready` (operational, not part of the published
+/// v1 document).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok` (process up) or `ready` (database reachable, migrations current).
+    pub status: String,
+}

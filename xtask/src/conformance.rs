@@ -124,8 +124,10 @@ fn run_tests(
         .env("INSTA_UPDATE", "no")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // --show-output: the fault-injection tests print what they measured.
+    command.args(["--", "--show-output"]);
     if let Some(filter) = filter {
-        command.args(["--", filter]);
+        command.arg(filter);
     }
     let mut child = command.spawn().context("running cargo test")?;
     let stdout = child.stdout.take().context("cargo test stdout")?;

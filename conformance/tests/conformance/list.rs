@@ -17,7 +17,19 @@ pub struct World {
 
 impl World {
     pub async fn new() -> World {
-        let env = TestEnv::start().await;
+        Self::with_env(&[]).await
+    }
+
+    /// A world whose server rate limits are set far above what a property
+    /// test sends (the limits have their own tests).
+    pub async fn unthrottled() -> World {
+        Self::with_env(&[("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000")]).await
+    }
+
+    async fn with_env(server_env: &[(&str, &str)]) -> World {
+        let env =
+            TestEnv::start_configured(anitrack_conformance::harness::Catalog::Demo, server_env)
+                .await;
         let token = env.user_with_token("lister@example.test").await;
         World { env, token }
     }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod anime;
 pub mod entries;
+pub mod throttle;
 pub mod tokens;
 
 use std::time::Duration;
@@ -174,6 +175,35 @@ pub fn redact_url(url: &str) -> String {
         },
         None => "<database URL in key=value form>".to_string(),
     }
+}
+
+/// The newest migration this binary carries.
+pub fn latest_migration() -> i64 {
+    migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Readiness: the database answers and has every migration this binary
+/// carries (a rolling deploy's new instance is not ready before `migrate`).
+pub async fn check_ready(pool: &Pool) -> Result<(), DbError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "SELECT coalesce(max(version), 0)::bigint AS version FROM refinery_schema_history",
+        )
+        .await?;
+    let applied: i64 = client.query_one(&statement, &[]).await?.get("version");
+    if applied < latest_migration() {
+        return Err(DbError::Unavailable(format!(
+            "database schema is at migration {applied}, this server needs {}",
+            latest_migration()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

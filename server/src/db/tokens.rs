@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 
 use super::DbError;
 use super::accounts::Account;
+use super::throttle::{self, Window};
 use crate::auth::token::TokenHash;
 
 #[derive(Clone, Debug)]
@@ -45,37 +46,44 @@ pub async fn insert(
     })
 }
 
-/// Resolves a token hash to its live token and account in one round trip,
-/// and records `last_used_at` at most once a minute (so a busy token does
-/// not turn every read into a write).
+/// Resolves a token hash to its live token and account, counts the
+/// request against the token's rate limit, and records `last_used_at` (at
+/// most once a minute, so a busy token does not turn every read into a
+/// write): one statement, one round trip.
 pub async fn authenticate(
     db: &impl GenericClient,
     hash: &TokenHash,
-) -> Result<Option<Principal>, DbError> {
-    let statement = db
-        .prepare_cached(
-            "WITH hit AS ( \
-                 SELECT t.id AS token_id, t.token_hash, t.last_used_at, \
-                        a.id, a.email, a.name, a.api_access, a.created_at \
-                 FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-             ), touch AS ( \
-                 UPDATE api_tokens SET last_used_at = date_trunc('second', now()) \
-                 FROM hit WHERE api_tokens.id = hit.token_id \
-                   AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute') \
-                 RETURNING 1 \
-             ) \
-             SELECT token_id, token_hash, id, email, name, api_access, created_at FROM hit",
-        )
-        .await?;
-    let Some(row) = db.query_opt(&statement, &[&hash.0.as_slice()]).await? else {
+    window_secs: f64,
+) -> Result<Option<(Principal, Window)>, DbError> {
+    let sql = format!(
+        "WITH hit AS ( \
+             SELECT t.id AS token_id, t.token_hash, t.last_used_at, \
+                    a.id, a.email, a.name, a.api_access, a.created_at \
+             FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+         ), touch AS ( \
+             UPDATE api_tokens SET last_used_at = date_trunc('second', now()) \
+             FROM hit WHERE api_tokens.id = hit.token_id \
+               AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute') \
+             RETURNING 1 \
+         ), counted AS ({hit}) \
+         SELECT hit.token_id, hit.token_hash, hit.id, hit.email, hit.name, hit.api_access, hit.created_at, \
+                counted.key, counted.hits, counted.reset_in, counted.reset_at \
+         FROM hit, counted",
+        hit = throttle::hit_sql("(SELECT 't:' || token_id AS k FROM hit) AS keys", 2),
+    );
+    let statement = db.prepare_cached(&sql).await?;
+    let Some(row) = db
+        .query_opt(&statement, &[&hash.0.as_slice(), &window_secs])
+        .await?
+    else {
         return Ok(None);
     };
     let stored: &[u8] = row.get("token_hash");
     if !hash.matches(stored) {
         return Ok(None);
     }
-    Ok(Some(Principal {
+    let principal = Principal {
         token_id: row.get("token_id"),
         account: Account {
             id: row.get("id"),
@@ -84,7 +92,8 @@ pub async fn authenticate(
             api_access: row.get("api_access"),
             created_at: row.get("created_at"),
         },
-    }))
+    };
+    Ok(Some((principal, throttle::window(&row))))
 }
 
 /// The account's live tokens, newest first.

@@ -1,9 +1,11 @@
 //! The HTTP server: dropshot, configured for the contract.
 
 mod handlers;
+pub mod limits;
 pub mod request;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HandlerTaskMode, ServerBuilder};
@@ -14,10 +16,60 @@ use crate::auth::password::Passwords;
 /// a 2000-character note in multi-byte UTF-8).
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 
+/// Operator settings that shape request handling.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Requests per minute per token on authenticated endpoints.
+    pub rate_limit_per_minute: u32,
+    /// `POST /auth/token` attempts per minute per email and per client address.
+    pub token_rate_limit_per_minute: u32,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Longest a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rate_limit_per_minute: 60,
+            token_rate_limit_per_minute: 5,
+            trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// What every handler can reach.
 pub struct ApiContext {
     pub db: deadpool_postgres::Pool,
     pub passwords: Passwords,
+    pub settings: Settings,
+}
+
+/// Deletes ended rate-limit windows once a minute. Every instance runs one;
+/// the deletes are idempotent.
+fn spawn_sweeper(db: deadpool_postgres::Pool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let swept = match db.get().await {
+                Ok(client) => {
+                    crate::db::throttle::sweep(&client, f64::from(limits::WINDOW_SECS)).await
+                }
+                Err(error) => Err(error.into()),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, "swept rate-limit windows"),
+                Err(error) => tracing::warn!(%error, "sweeping rate-limit windows failed"),
+            }
+        }
+    });
 }
 
 /// Serves the API until SIGTERM or Ctrl-C, then stops accepting, lets
@@ -40,6 +92,8 @@ pub async fn serve(bind: SocketAddr, context: ApiContext) -> anyhow::Result<()> 
     }
     .to_logger("anitrack-server")
     .context("creating dropshot's logger")?;
+    let shutdown_timeout = context.settings.shutdown_timeout;
+    spawn_sweeper(context.db.clone());
     let server = ServerBuilder::new(api, context, log)
         .config(config)
         .start()
@@ -47,11 +101,13 @@ pub async fn serve(bind: SocketAddr, context: ApiContext) -> anyhow::Result<()> 
     tracing::info!(address = %server.local_addr(), "listening");
 
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
-    server
-        .close()
-        .await
-        .map_err(|e| anyhow::anyhow!("shutdown failed: {e}"))?;
+    tracing::info!(timeout = ?shutdown_timeout, "shutting down: no new connections, finishing in-flight requests");
+    match tokio::time::timeout(shutdown_timeout, server.close()).await {
+        Ok(result) => result.map_err(|e| anyhow::anyhow!("shutdown failed: {e}"))?,
+        Err(_) => {
+            tracing::warn!("in-flight requests did not finish within the shutdown timeout; exiting")
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,13 +1,22 @@
-//! The one wrapper every handler goes through: bearer authentication and
-//! the API-access flag on the way in, error mapping and the request log on
-//! the way out. Plain functions, so every handler shows what it runs.
+//! [`Call`]: the one wrapper every handler goes through. On the way in:
+//! bearer authentication with the per-token rate limit and the API-access
+//! flag (one database round trip), or the token-issuance throttles. On the
+//! way out: the request timeout, error mapping, rate-limit headers and the
+//! request log, all inside a span carrying the request id.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Mutex;
 
 use anitrack_spec::{ApiError, Reply};
 use dropshot::{HttpResponse, RequestContext};
 use http::header;
+use tracing::Instrument as _;
 
 use super::ApiContext;
+use super::limits::{Limit, Limits, WINDOW_SECS};
 use crate::auth::token::{self, TokenHash};
+use crate::db::throttle;
 use crate::db::tokens::{self, Principal};
 use crate::error::Error;
 
@@ -39,56 +48,172 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
 }
 
-/// Resolves the request's bearer token to the account it acts as.
-pub async fn authenticate(rqctx: &RequestContext<ApiContext>) -> Result<Principal, Error> {
-    let request = &rqctx.request;
-    if token_in_query(request.uri().query()) {
-        return Err(Error::Unauthenticated);
-    }
-    let candidate = bearer(request.headers()).ok_or(Error::Unauthenticated)?;
-    if !token::is_well_formed(candidate) {
-        return Err(Error::Unauthenticated);
-    }
-    let db = rqctx.context().db.get().await?;
-    let principal = tokens::authenticate(&db, &TokenHash::of(candidate))
-        .await?
-        .ok_or(Error::Unauthenticated)?;
-    if !principal.account.api_access {
-        return Err(Error::ApiAccessDisabled);
-    }
-    Ok(principal)
+/// One request's passage through the API.
+pub struct Call<'a> {
+    rqctx: &'a RequestContext<ApiContext>,
+    limits: Mutex<Limits>,
 }
 
-/// Turns a handler's outcome into its response and logs it. Internal causes
-/// of 5xx go to the log, never to the client; no header or body is logged.
-pub fn respond<R: HttpResponse>(
-    rqctx: &RequestContext<ApiContext>,
-    outcome: Result<R, Error>,
-) -> Reply<R> {
-    let outcome = outcome.map_err(ApiError::from);
-    let request = &rqctx.request;
-    let status = match &outcome {
-        Ok(response) => response.status_code(),
-        Err(error) => error.status().as_status(),
-    };
-    match &outcome {
-        Err(error) if status.is_server_error() => tracing::error!(
-            request_id = %rqctx.request_id,
-            method = %request.method(),
-            path = %request.uri().path(),
-            status = status.as_u16(),
-            error = %error,
-            "request failed"
-        ),
-        _ => tracing::info!(
-            request_id = %rqctx.request_id,
-            method = %request.method(),
-            path = %request.uri().path(),
-            status = status.as_u16(),
-            "request completed"
-        ),
+impl<'a> Call<'a> {
+    pub fn new(rqctx: &'a RequestContext<ApiContext>) -> Self {
+        Call {
+            rqctx,
+            limits: Mutex::new(Limits::default()),
+        }
     }
-    Reply::from_result(outcome)
+
+    pub fn context(&self) -> &ApiContext {
+        self.rqctx.context()
+    }
+
+    fn record(&self, limit: Limit) {
+        if let Ok(mut limits) = self.limits.lock() {
+            limits.0.push(limit);
+        }
+    }
+
+    /// Resolves the bearer token to the account it acts as, counting the
+    /// request against the token's limit: 401, then 429, then 403.
+    pub async fn authenticate(&self) -> Result<Principal, Error> {
+        let request = &self.rqctx.request;
+        if token_in_query(request.uri().query()) {
+            return Err(Error::Unauthenticated);
+        }
+        let candidate = bearer(request.headers()).ok_or(Error::Unauthenticated)?;
+        if !token::is_well_formed(candidate) {
+            return Err(Error::Unauthenticated);
+        }
+        let ctx = self.context();
+        let db = ctx.db.get().await?;
+        let (principal, window) =
+            tokens::authenticate(&db, &TokenHash::of(candidate), f64::from(WINDOW_SECS))
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+        let limit = Limit {
+            policy: "token",
+            quota: ctx.settings.rate_limit_per_minute,
+            window,
+        };
+        let exceeded = limit.exceeded();
+        self.record(limit);
+        if exceeded {
+            return Err(Error::TooManyAttempts);
+        }
+        if !principal.account.api_access {
+            return Err(Error::ApiAccessDisabled);
+        }
+        Ok(principal)
+    }
+
+    /// Counts a token-issuance attempt against the client address and (when
+    /// the body names one) the email, before any password hashing.
+    pub async fn throttle_issuance(&self, email: Option<&str>) -> Result<(), Error> {
+        let ctx = self.context();
+        let mut keys = vec![format!("ip:{}", self.client_ip())];
+        if let Some(email) = email {
+            keys.push(format!("email:{}", email.trim().to_lowercase()));
+        }
+        let db = ctx.db.get().await?;
+        let windows = throttle::hit(&db, &keys, f64::from(WINDOW_SECS)).await?;
+        let quota = ctx.settings.token_rate_limit_per_minute;
+        for window in windows {
+            let policy = if window.key.starts_with("ip:") {
+                "ip"
+            } else {
+                "email"
+            };
+            self.record(Limit {
+                policy,
+                quota,
+                window,
+            });
+        }
+        let exceeded = self.limits.lock().map(|l| l.exceeded()).unwrap_or(false);
+        if exceeded {
+            Err(Error::TooManyAttempts)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The client's address: the TCP peer, or, when the peer is a trusted
+    /// proxy, the nearest untrusted address in `X-Forwarded-For`.
+    pub fn client_ip(&self) -> IpAddr {
+        let peer = self.rqctx.request.remote_addr().ip();
+        let trusted = &self.context().settings.trusted_proxies;
+        if !trusted.iter().any(|net| net.contains(&peer)) {
+            return peer;
+        }
+        let forwarded: Vec<IpAddr> = self
+            .rqctx
+            .request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse().ok())
+            .collect();
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !trusted.iter().any(|net| net.contains(*ip)))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer)
+    }
+
+    /// Runs the handler's work under the request timeout, inside a span with
+    /// the request id, and turns its outcome into the response.
+    pub async fn run<R, F>(&self, work: F) -> Reply<R>
+    where
+        R: HttpResponse,
+        F: Future<Output = Result<R, Error>>,
+    {
+        let span = tracing::info_span!("request", request_id = %self.rqctx.request_id);
+        let timeout = self.context().settings.request_timeout;
+        let outcome = match tokio::time::timeout(timeout, work)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::Timeout),
+        };
+        span.in_scope(|| self.respond(outcome))
+    }
+
+    /// Maps the outcome, adds the rate-limit headers and logs the request.
+    /// Internal causes of 5xx go to the log, never to the client; no header,
+    /// body or query string is logged.
+    fn respond<R: HttpResponse>(&self, outcome: Result<R, Error>) -> Reply<R> {
+        let outcome = outcome.map_err(ApiError::from);
+        let request = &self.rqctx.request;
+        let status = match &outcome {
+            Ok(response) => response.status_code(),
+            Err(error) => error.status().as_status(),
+        };
+        match &outcome {
+            Err(error) if status.is_server_error() => tracing::error!(
+                method = %request.method(),
+                path = %request.uri().path(),
+                status = status.as_u16(),
+                error = %error,
+                "request failed"
+            ),
+            _ => tracing::info!(
+                method = %request.method(),
+                path = %request.uri().path(),
+                status = status.as_u16(),
+                "request completed"
+            ),
+        }
+        let headers = self.limits.lock().map(|l| l.headers()).unwrap_or_default();
+        headers
+            .into_iter()
+            .fold(Reply::from_result(outcome), |reply, (name, value)| {
+                reply.with_header(name, value)
+            })
+    }
 }
 
 #[cfg(test)]

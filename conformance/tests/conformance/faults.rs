@@ -1,0 +1,513 @@
+//! Fault injection: the database stops and returns, every pool connection
+//! is held, a client stalls, SIGTERM arrives mid-request, the server is
+//! killed mid-write. Each test prints what it measured (`cargo xtask
+//! conformance` shows it; `docs/reliability.md` records it).
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
+use anitrack_conformance::pg::PgCluster;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestEnv, status_json};
+
+const UNTHROTTLED: (&str, &str) = ("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000");
+
+/// Holds an exclusive lock on `table` for `hold`, from a separate psql
+/// session, so requests that touch it block.
+fn lock_table(database_url: &str, table: &str, hold: Duration) -> std::process::Child {
+    let sql = format!(
+        "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
+        hold.as_secs_f64()
+    );
+    let child = std::process::Command::new("psql")
+        .args([database_url, "-Xq", "-c", &sql])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    // Let psql take the lock before the caller sends requests.
+    std::thread::sleep(Duration::from_millis(400));
+    child
+}
+
+#[tokio::test]
+async fn a_stopped_database_gives_fast_503s_and_the_same_process_recovers() {
+    // A cluster of its own: this test stops it.
+    let mut cluster = tokio::task::spawn_blocking(PgCluster::start_temporary)
+        .await
+        .expect("join")
+        .expect("cluster");
+    cluster.create_database("outage", None).expect("database");
+    let url = cluster.url("outage");
+    let setup = url.clone();
+    tokio::task::spawn_blocking(move || run_server_cli(&setup, &["migrate"]))
+        .await
+        .expect("join")
+        .expect("migrate");
+    let out = anitrack_conformance::harness::cli(
+        Some(&url),
+        &[
+            "user",
+            "create",
+            "--email",
+            "outage@example.test",
+            "--name",
+            "Outage",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await
+    .expect("cli");
+    assert!(out.success, "{}", out.stderr);
+    let out = anitrack_conformance::harness::cli(
+        Some(&url),
+        &[
+            "token",
+            "create",
+            "--email",
+            "outage@example.test",
+            "--name",
+            "t",
+        ],
+        None,
+    )
+    .await
+    .expect("cli");
+    let token = out.stdout.lines().last().expect("token").to_string();
+    let server = Server::start(&url, &[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "4")])
+        .await
+        .expect("server");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let get = || {
+        http.get(format!("{}/api/v1/user", server.base_url()))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    for _ in 0..20 {
+        assert_eq!(get().await.expect("send").status().as_u16(), 200);
+    }
+    let stopped = Instant::now();
+    let mut cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop().expect("stop");
+        cluster
+    })
+    .await
+    .expect("join");
+    let stop_took = stopped.elapsed();
+
+    // Under a bounded load while it is down: every answer is a quick JSON 503.
+    let mut slowest = Duration::ZERO;
+    let mut first_503 = None;
+    for _ in 0..20 {
+        let sent = Instant::now();
+        let response = get()
+            .await
+            .expect("the server answers while the database is down");
+        slowest = slowest.max(sent.elapsed());
+        assert_eq!(response.status().as_u16(), 503);
+        assert!(response.headers().get("retry-after").is_some());
+        let (_, body) = status_json(response).await;
+        assert_eq!(body, json!({"message": "Service Unavailable"}));
+        first_503.get_or_insert(stopped.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(2500),
+        "slowest 503 took {slowest:?}"
+    );
+
+    let restarted = Instant::now();
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.restart().expect("restart");
+        cluster
+    })
+    .await
+    .expect("join");
+    let mut recovered = None;
+    for _ in 0..100 {
+        if get().await.expect("send").status().as_u16() == 200 {
+            recovered = Some(restarted.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered =
+        recovered.expect("the same process serves 200 again after the database returns");
+    assert!(
+        server.log_text().contains("request failed"),
+        "503s are logged"
+    );
+    println!(
+        "fault: database stop ({stop_took:.1?} to stop): first 503 after {:.1?}, slowest 503 {slowest:.1?}; \
+         after restart, first 200 in {recovered:.1?}",
+        first_503.unwrap_or_default()
+    );
+    drop(cluster);
+}
+
+#[tokio::test]
+async fn holding_every_pool_connection_gives_503_not_a_pile_up() {
+    let env = TestEnv::start_configured(
+        Catalog::Empty,
+        &[
+            UNTHROTTLED,
+            ("ANITRACK_DB_POOL_SIZE", "2"),
+            ("ANITRACK_DB_ACQUIRE_TIMEOUT_MS", "500"),
+            ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
+        ],
+    )
+    .await;
+    let token = env.user_with_token("pool@example.test").await;
+    let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(3));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let request = env.http.get(env.url("/api/v1/user")).bearer_auth(&token);
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = request.send().await.expect("send");
+            (response.status().as_u16(), sent.elapsed())
+        }));
+    }
+    let mut unavailable = Vec::new();
+    let mut served = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            (503, took) => unavailable.push(took),
+            (200, _) => served += 1,
+            (other, _) => panic!("unexpected {other}"),
+        }
+    }
+    lock.wait().expect("psql");
+    // Two requests held the two connections until the lock went; the rest
+    // were told to come back after the acquire timeout instead of queueing.
+    assert_eq!((served, unavailable.len()), (2, 6));
+    let slowest = unavailable.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_millis(2000),
+        "slowest 503 {slowest:?}"
+    );
+    println!(
+        "fault: pool of 2 held by a lock for 3 s: 6 of 8 requests got 503 within {slowest:.1?}, \
+         2 served when the lock went ({:.1?})",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_request_over_the_request_timeout_is_503() {
+    let env = TestEnv::start_configured(
+        Catalog::Empty,
+        &[
+            UNTHROTTLED,
+            ("ANITRACK_REQUEST_TIMEOUT_MS", "700"),
+            ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
+        ],
+    )
+    .await;
+    let token = env.user_with_token("slow@example.test").await;
+    let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(2));
+    let sent = Instant::now();
+    let response = env
+        .http
+        .get(env.url("/api/v1/user"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    let took = sent.elapsed();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(
+        took < Duration::from_millis(1500),
+        "answered after {took:?}"
+    );
+    lock.wait().expect("psql");
+    assert_eq!(
+        env.client(&token)
+            .user_view()
+            .send()
+            .await
+            .expect("ok")
+            .status()
+            .as_u16(),
+        200
+    );
+    println!("fault: request timeout 700 ms: a blocked request got 503 after {took:.1?}");
+}
+
+#[tokio::test]
+async fn a_stalled_client_is_disconnected_while_others_are_served() {
+    let env = TestEnv::start_with(Catalog::Empty).await;
+    let token = env.user_with_token("slowloris@example.test").await;
+    let addr = env.server.addr;
+    let started = Instant::now();
+    let stalled = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("timeout");
+        stream
+            .write_all(b"GET /api/v1/user HTTP/1.1\r\nHost: x\r\n")
+            .expect("write");
+        // Dribble a header byte now and then, never finishing the headers.
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let mut buffer = [0u8; 512];
+        while Instant::now() < deadline {
+            match stream.read(&mut buffer) {
+                Ok(0) => return Some(started.elapsed()),
+                Ok(_) => return Some(started.elapsed()),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return Some(started.elapsed()),
+            }
+            if stream.write_all(b"X").is_err() {
+                return Some(started.elapsed());
+            }
+        }
+        None
+    });
+    // Meanwhile the server serves everyone else.
+    for _ in 0..5 {
+        assert_eq!(
+            env.client(&token)
+                .user_view()
+                .send()
+                .await
+                .expect("served")
+                .status()
+                .as_u16(),
+            200
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let closed = stalled
+        .await
+        .expect("join")
+        .expect("the stalled connection is closed by the server");
+    assert!(closed < Duration::from_secs(40), "closed after {closed:?}");
+    println!(
+        "fault: slowloris: the stalled connection was closed after {closed:.1?} (header-read timeout)"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
+    let env = TestEnv::start_configured(
+        Catalog::Empty,
+        &[("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000")],
+    )
+    .await;
+    let token = env.user_with_token("drain@example.test").await;
+    let mut server = Server::start(
+        &env.database_url,
+        &[("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000")],
+    )
+    .await
+    .expect("server");
+    let url = format!("{}/api/v1/user", server.base_url());
+    let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(2));
+    let http = env.http.clone();
+    let bearer = token.clone();
+    let in_flight = tokio::spawn(async move {
+        let sent = Instant::now();
+        let response = http
+            .get(url)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("in-flight request answered");
+        (response.status().as_u16(), sent.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    let pid = server.pid().expect("pid");
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // dropshot stops calling accept(); the kernel may still complete the
+    // handshake, but no new request is served.
+    let late = reqwest::Client::builder()
+        .timeout(Duration::from_millis(800))
+        .build()
+        .expect("client");
+    let refused = late
+        .get(format!("{}/health", server.base_url()))
+        .send()
+        .await
+        .is_err();
+    let (status, took) = in_flight.await.expect("join");
+    lock.wait().expect("psql");
+    let exit = server
+        .terminate(Duration::from_secs(10))
+        .await
+        .expect("exit");
+    assert_eq!(status, 200, "the in-flight request completes");
+    assert!(refused, "no new request is served after SIGTERM");
+    assert!(exit.success(), "exit status {exit}");
+    println!(
+        "fault: SIGTERM with a request in flight: it completed (200 after {took:.1?}), no new request served, \
+         exit 0 after {:.1?}",
+        signalled.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn kill_9_mid_write_loses_no_acknowledged_write() {
+    let env = TestEnv::start_configured(Catalog::Demo, &[UNTHROTTLED]).await;
+    let mut server = Server::start(&env.database_url, &[UNTHROTTLED])
+        .await
+        .expect("server");
+    let base = server.base_url();
+    let mut tokens = Vec::new();
+    for n in 0..4 {
+        tokens.push(
+            env.user_with_token(&format!("writer{n}@example.test"))
+                .await,
+        );
+    }
+    let catalog = env
+        .client(&tokens[0])
+        .anime_list()
+        .limit(100)
+        .send()
+        .await
+        .expect("catalog")
+        .into_inner();
+    let anime: Vec<i64> = catalog.data.iter().map(|a| a.id).collect();
+
+    // Each worker adds entries and then updates each one's notes, recording
+    // what the server acknowledged.
+    let mut workers = Vec::new();
+    for token in tokens {
+        let anime = anime.clone();
+        let base = base.clone();
+        workers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            // (entry id, anime id, acknowledged notes, notes in flight)
+            let mut acknowledged: Vec<(i64, i64, String, Option<String>)> = Vec::new();
+            let mut sequence = 0u32;
+            let mut writes = 0u32;
+            // Bounded: the kill comes long before this many writes.
+            'writing: for pass in 0..200 {
+                for (index, anime_id) in anime.iter().enumerate() {
+                    sequence += 1;
+                    let notes = format!("write {sequence}");
+                    if pass == 0 {
+                        let created = http
+                            .post(format!("{base}/api/v1/list"))
+                            .bearer_auth(&token)
+                            .json(&json!({"anime_id": anime_id, "status": "watching", "notes": notes}))
+                            .send()
+                            .await;
+                        let Ok(response) = created else { break 'writing };
+                        if response.status().as_u16() != 201 {
+                            break 'writing;
+                        }
+                        let Ok(entry) = response.json::<serde_json::Value>().await else { break 'writing };
+                        acknowledged.push((entry["id"].as_i64().unwrap_or_default(), *anime_id, notes, None));
+                        writes += 1;
+                    } else {
+                        let Some(slot) = acknowledged.get_mut(index) else { break 'writing };
+                        slot.3 = Some(notes.clone());
+                        let patched = http
+                            .patch(format!("{base}/api/v1/list/{}", slot.0))
+                            .bearer_auth(&token)
+                            .json(&json!({"notes": notes}))
+                            .send()
+                            .await;
+                        match patched {
+                            Ok(r) if r.status().as_u16() == 200 => {
+                                slot.2 = notes;
+                                slot.3 = None;
+                                writes += 1;
+                            }
+                            _ => break 'writing,
+                        }
+                    }
+                }
+            }
+            (acknowledged, writes)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = server.pid().expect("pid");
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill -9");
+    let mut acknowledged = Vec::new();
+    let mut writes = 0;
+    for worker in workers {
+        let (entries, acked) = worker.await.expect("worker");
+        acknowledged.extend(entries);
+        writes += acked;
+    }
+    let _ = server.terminate(Duration::from_secs(5)).await;
+
+    let output = std::process::Command::new("psql")
+        .args([
+            env.database_url.as_str(),
+            "-XtA",
+            "-F",
+            "\t",
+            "-c",
+            "SELECT id, anime_id, status, coalesce(notes, '') FROM list_entries",
+        ])
+        .output()
+        .expect("psql");
+    let rows: Vec<(i64, i64, String, String)> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let parts: Vec<&str> = line.split('\t').collect();
+            Some((
+                parts.first()?.parse().ok()?,
+                parts.get(1)?.parse().ok()?,
+                parts.get(2)?.to_string(),
+                parts.get(3)?.to_string(),
+            ))
+        })
+        .collect();
+    assert!(
+        acknowledged.len() > 10,
+        "the loop wrote before the kill ({} entries)",
+        acknowledged.len()
+    );
+    let in_flight = acknowledged.iter().filter(|a| a.3.is_some()).count();
+    assert!(
+        in_flight > 0,
+        "the kill came after the write loop ended; nothing was in flight"
+    );
+    for (id, anime_id, notes, pending) in &acknowledged {
+        let row = rows
+            .iter()
+            .find(|r| r.0 == *id)
+            .unwrap_or_else(|| panic!("acknowledged entry {id} is missing"));
+        assert_eq!(row.1, *anime_id, "entry {id}");
+        // The acknowledged write, or the one in flight when the server died.
+        assert!(
+            row.3 == *notes || Some(&row.3) == pending.as_ref(),
+            "entry {id}: acknowledged {notes:?}, in flight {pending:?}, stored {:?}",
+            row.3
+        );
+    }
+    // No half-written entry: every row carries all it was written with.
+    for row in &rows {
+        assert_eq!(row.2, "watching", "{row:?}");
+        assert!(row.3.starts_with("write "), "{row:?}");
+    }
+    println!(
+        "fault: kill -9 during a write loop: {writes} writes acknowledged ({} adds, the rest updates), all found; \
+         {in_flight} were in flight at the kill; {} rows stored, none partial",
+        acknowledged.len(),
+        rows.len()
+    );
+}

@@ -1,0 +1,79 @@
+//! SQL for `rate_limits`: fixed windows counted in PostgreSQL, so every
+//! instance sharing the database sees the same counts.
+//!
+//! A window starts at a key's first request and lasts `window` seconds;
+//! every request in it adds a hit (rejected ones too, which keeps a client
+//! that hammers a closed window from learning anything new). The row lock
+//! taken by the upsert serialises concurrent hits on one key, so counts are
+//! exact across instances. Times come from the database's clock only.
+
+use deadpool_postgres::GenericClient;
+
+use super::DbError;
+
+/// One key's window after a hit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub key: String,
+    pub hits: i32,
+    /// Whole seconds until the window ends (at least 1).
+    pub reset_in: i64,
+    /// When the window ends, in Unix seconds.
+    pub reset_at: i64,
+}
+
+/// The upsert that counts a hit on every key `k` of `$KEYS` (a FROM item),
+/// with a window of `$WINDOW` seconds. Used alone (token issuance) and
+/// inside the authentication statement (`db::tokens::authenticate`).
+const HIT: &str = "INSERT INTO rate_limits AS r (key, window_start, hits) \
+    SELECT k, now(), 1 FROM $KEYS \
+    ON CONFLICT (key) DO UPDATE SET \
+      window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
+                     THEN now() ELSE r.window_start END, \
+      hits = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
+             THEN 1 ELSE r.hits + 1 END \
+    RETURNING r.key, r.hits, \
+      greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => $WINDOW::float8) - now())))::bigint AS reset_in, \
+      ceil(extract(epoch FROM r.window_start + make_interval(secs => $WINDOW::float8)))::bigint AS reset_at";
+
+/// The hit statement over the keys of `source` (a FROM item yielding a
+/// column `k`), with the window length in parameter `$window`.
+pub fn hit_sql(source: &str, window: usize) -> String {
+    HIT.replace("$KEYS", source)
+        .replace("$WINDOW", &format!("${window}"))
+}
+
+pub fn window(row: &tokio_postgres::Row) -> Window {
+    Window {
+        key: row.get("key"),
+        hits: row.get("hits"),
+        reset_in: row.get("reset_in"),
+        reset_at: row.get("reset_at"),
+    }
+}
+
+/// Counts one hit on each key (in the order given, so that concurrent
+/// callers lock keys in the same order).
+pub async fn hit(
+    db: &impl GenericClient,
+    keys: &[String],
+    window_secs: f64,
+) -> Result<Vec<Window>, DbError> {
+    let statement = db
+        .prepare_cached(&hit_sql("unnest($1::text[]) AS keys (k)", 2))
+        .await?;
+    Ok(db
+        .query(&statement, &[&keys, &window_secs])
+        .await?
+        .iter()
+        .map(window)
+        .collect())
+}
+
+/// Deletes windows that ended more than a window ago; returns how many.
+pub async fn sweep(db: &impl GenericClient, window_secs: f64) -> Result<u64, DbError> {
+    let statement = db
+        .prepare_cached("DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => 2 * $1::float8)")
+        .await?;
+    Ok(db.execute(&statement, &[&window_secs]).await?)
+}
