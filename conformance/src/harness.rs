@@ -14,6 +14,11 @@ use tokio::io::AsyncWriteExt;
 
 use crate::pg::{PgCluster, free_loopback_port};
 
+/// A free loopback port (for helper processes such as chromedriver).
+pub fn free_port() -> u16 {
+    free_loopback_port().unwrap_or_else(|e| panic!("no free port: {e:#}"))
+}
+
 /// Set by `cargo xtask conformance` to share one cluster between test
 /// binaries: `postgres://postgres@127.0.0.1:<port>/postgres`.
 pub const ADMIN_URL_ENV: &str = "ANITRACK_TEST_ADMIN_URL";

@@ -7,6 +7,8 @@
 
 #[path = "conformance/auth.rs"]
 mod auth;
+#[path = "conformance/browser.rs"]
+mod browser;
 #[path = "conformance/catalog.rs"]
 mod catalog;
 #[path = "conformance/cli.rs"]

@@ -10,3 +10,4 @@ pub mod error;
 pub mod http;
 pub mod list;
 pub mod validate;
+pub mod web;

@@ -1,7 +1,11 @@
 //! The API trait. Method names are the operationIds, part of the contract:
 //! renaming one breaks generated clients.
 
-use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext};
+use dropshot::{
+    Body, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext,
+    UntypedBody,
+};
+use http::Response;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -57,6 +61,18 @@ pub struct EntryForAnimePath {
     /// AniTrack's anime id.
     #[serde(rename = "animeId")]
     pub anime_id: PathId,
+}
+
+/// Path of the settings page's per-token pages.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SettingsTokenPath {
+    pub id: PathId,
+}
+
+/// Path of the settings page's static files.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AssetPath {
+    pub file: String,
 }
 
 #[dropshot::api_description]
@@ -230,4 +246,66 @@ pub trait AniTrackApi {
     async fn ready(
         rqctx: RequestContext<Self::Context>,
     ) -> Result<Reply<HttpResponseOk<Health>>, ApiError>;
+
+    // The settings page: server-rendered HTML for people, not part of the
+    // published v1 document (see server/src/web).
+
+    /// Sign-in form.
+    #[endpoint { method = GET, path = "/login", unpublished = true }]
+    async fn web_login_form(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// Sign in (urlencoded form: email, password, csrf_token).
+    #[endpoint { method = POST, path = "/login", unpublished = true }]
+    async fn web_login(
+        rqctx: RequestContext<Self::Context>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// Sign-out confirmation.
+    #[endpoint { method = GET, path = "/logout", unpublished = true }]
+    async fn web_logout_form(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// Sign out (urlencoded form: csrf_token).
+    #[endpoint { method = POST, path = "/logout", unpublished = true }]
+    async fn web_logout(
+        rqctx: RequestContext<Self::Context>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// The API tokens page.
+    #[endpoint { method = GET, path = "/settings/tokens", unpublished = true }]
+    async fn web_tokens(rqctx: RequestContext<Self::Context>) -> Result<Response<Body>, ApiError>;
+
+    /// Create a token (urlencoded form: name, csrf_token).
+    #[endpoint { method = POST, path = "/settings/tokens", unpublished = true }]
+    async fn web_token_create(
+        rqctx: RequestContext<Self::Context>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// Revocation confirmation.
+    #[endpoint { method = GET, path = "/settings/tokens/{id}/revoke", unpublished = true }]
+    async fn web_token_revoke_form(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<SettingsTokenPath>,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// Revoke a token (urlencoded form: csrf_token).
+    #[endpoint { method = POST, path = "/settings/tokens/{id}/revoke", unpublished = true }]
+    async fn web_token_revoke(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<SettingsTokenPath>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError>;
+
+    /// The settings page's stylesheet and script.
+    #[endpoint { method = GET, path = "/assets/{file}", unpublished = true }]
+    async fn web_asset(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<AssetPath>,
+    ) -> Result<Response<Body>, ApiError>;
 }

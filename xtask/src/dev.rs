@@ -147,6 +147,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let base = format!("http://{}/api/v1", args.bind);
     println!();
+    println!(
+        "  settings page  http://{}/settings/tokens  (sign in, create and revoke tokens)",
+        args.bind
+    );
     println!("  demo account   {DEMO_EMAIL}");
     println!("  password       {DEMO_PASSWORD}");
     println!("  token          {token}");

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::auth::password::Passwords;
 use crate::auth::token;
+use crate::db::accounts::Account;
 use crate::db::tokens::Token;
 use crate::db::{accounts, tokens};
 use crate::error::Error;
@@ -37,31 +38,42 @@ pub fn validate(body: Value) -> Result<TokenIssueRequest, Error> {
     }
 }
 
-/// Checks the credentials and mints a token. Unknown emails are verified
-/// against a dummy hash, so timing does not reveal which emails exist, and
-/// the API-access flag is only revealed to someone who knows the password.
-pub async fn issue(
+/// The account whose email and password these are. Unknown emails are
+/// verified against a dummy hash, so timing does not reveal which emails
+/// exist; any mismatch is the same 422 on `email`.
+pub async fn check_credentials(
     db: &deadpool_postgres::Pool,
     passwords: &Passwords,
-    request: TokenIssueRequest,
-) -> Result<(Token, String), Error> {
+    email: &str,
+    password: String,
+) -> Result<Account, Error> {
     let credentials = {
         let client = db.get().await?;
-        accounts::credentials_by_email(&client, &request.email).await?
+        accounts::credentials_by_email(&client, email).await?
     };
     let (account, stored) = match credentials {
         Some(c) => (Some(c.account), Some(c.password_hash)),
         None => (None, None),
     };
-    let verified = passwords.verify(request.password, stored).await?;
-    let account = match account {
-        Some(account) if verified => account,
+    let verified = passwords.verify(password, stored).await?;
+    match account {
+        Some(account) if verified => Ok(account),
         _ => {
             let mut errors = anitrack_spec::error::FieldErrors::new();
             errors.add("email", BAD_CREDENTIALS);
-            return Err(Error::Invalid(errors));
+            Err(Error::Invalid(errors))
         }
-    };
+    }
+}
+
+/// Checks the credentials and mints a token; the API-access flag is only
+/// revealed to someone who knows the password.
+pub async fn issue(
+    db: &deadpool_postgres::Pool,
+    passwords: &Passwords,
+    request: TokenIssueRequest,
+) -> Result<(Token, String), Error> {
+    let account = check_credentials(db, passwords, &request.email, request.password).await?;
     if !account.api_access {
         return Err(Error::ApiAccessDisabled);
     }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod anime;
 pub mod entries;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 

@@ -3,7 +3,8 @@
 //! delegates to one domain function.
 
 use anitrack_spec::api::{
-    AnimeAnilistPath, AnimeSlugPath, EntryForAnimePath, EntryPath, TokenPath,
+    AnimeAnilistPath, AnimeSlugPath, AssetPath, EntryForAnimePath, EntryPath, SettingsTokenPath,
+    TokenPath,
 };
 use anitrack_spec::routes;
 use anitrack_spec::types::{
@@ -11,7 +12,11 @@ use anitrack_spec::types::{
     ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
 };
 use anitrack_spec::{AniTrackApi, ApiError, JsonBody, QueryParams, Reply};
-use dropshot::{HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext};
+use dropshot::{
+    Body, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext,
+    UntypedBody,
+};
+use http::Response;
 
 use super::ApiContext;
 use super::request::Call;
@@ -20,6 +25,19 @@ use crate::catalog::view;
 use crate::db::tokens;
 use crate::error::Error;
 use crate::list;
+use crate::web::{self, Form};
+
+/// Runs a settings-page handler's work: its errors become HTML pages, not JSON.
+async fn page<F>(call: &Call<'_>, work: F) -> Response<Body>
+where
+    F: std::future::Future<Output = Result<Response<Body>, Error>>,
+{
+    let reply = call
+        .run(async { Ok(work.await.unwrap_or_else(web::error_page)) })
+        .await;
+    // `run` only fails by its own timeout, also rendered as a page.
+    dropshot::HttpResponse::to_result(reply).unwrap_or_else(|_| web::error_page(Error::Timeout))
+}
 
 pub enum AniTrack {}
 
@@ -292,5 +310,78 @@ impl AniTrackApi for AniTrack {
                 }))
             })
             .await)
+    }
+
+    async fn web_login_form(rqctx: RequestContext<ApiContext>) -> Result<Response<Body>, ApiError> {
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::login_page(&call)).await)
+    }
+
+    async fn web_login(
+        rqctx: RequestContext<ApiContext>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError> {
+        let form = Form::parse(body.as_bytes());
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::login(&call, form)).await)
+    }
+
+    async fn web_logout_form(
+        rqctx: RequestContext<ApiContext>,
+    ) -> Result<Response<Body>, ApiError> {
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::logout_page(&call)).await)
+    }
+
+    async fn web_logout(
+        rqctx: RequestContext<ApiContext>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError> {
+        let form = Form::parse(body.as_bytes());
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::logout(&call, form)).await)
+    }
+
+    async fn web_tokens(rqctx: RequestContext<ApiContext>) -> Result<Response<Body>, ApiError> {
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::tokens(&call)).await)
+    }
+
+    async fn web_token_create(
+        rqctx: RequestContext<ApiContext>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError> {
+        let form = Form::parse(body.as_bytes());
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::create_token(&call, form)).await)
+    }
+
+    async fn web_token_revoke_form(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<SettingsTokenPath>,
+    ) -> Result<Response<Body>, ApiError> {
+        let id = path.into_inner().id.get();
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::revoke_page(&call, id)).await)
+    }
+
+    async fn web_token_revoke(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<SettingsTokenPath>,
+        body: UntypedBody,
+    ) -> Result<Response<Body>, ApiError> {
+        let id = path.into_inner().id.get();
+        let form = Form::parse(body.as_bytes());
+        let call = Call::new(&rqctx);
+        Ok(page(&call, web::revoke(&call, id, form)).await)
+    }
+
+    async fn web_asset(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<AssetPath>,
+    ) -> Result<Response<Body>, ApiError> {
+        let file = path.into_inner().file;
+        let call = Call::new(&rqctx);
+        Ok(page(&call, async { web::asset(&file) }).await)
     }
 }

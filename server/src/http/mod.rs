@@ -50,8 +50,8 @@ pub struct ApiContext {
     pub settings: Settings,
 }
 
-/// Deletes ended rate-limit windows once a minute. Every instance runs one;
-/// the deletes are idempotent.
+/// Deletes ended rate-limit windows and expired sessions at start and once
+/// a minute. Every instance runs one; the deletes are idempotent.
 fn spawn_sweeper(db: deadpool_postgres::Pool) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -59,14 +59,19 @@ fn spawn_sweeper(db: deadpool_postgres::Pool) {
             tick.tick().await;
             let swept = match db.get().await {
                 Ok(client) => {
-                    crate::db::throttle::sweep(&client, f64::from(limits::WINDOW_SECS)).await
+                    let windows =
+                        crate::db::throttle::sweep(&client, f64::from(limits::WINDOW_SECS)).await;
+                    let sessions = crate::db::sessions::sweep(&client, crate::web::IDLE).await;
+                    windows.and_then(|w| sessions.map(|s| w + s))
                 }
                 Err(error) => Err(error.into()),
             };
             match swept {
                 Ok(0) => {}
-                Ok(rows) => tracing::debug!(rows, "swept rate-limit windows"),
-                Err(error) => tracing::warn!(%error, "sweeping rate-limit windows failed"),
+                Ok(rows) => tracing::debug!(rows, "swept rate-limit windows and sessions"),
+                Err(error) => {
+                    tracing::warn!(%error, "sweeping rate-limit windows and sessions failed")
+                }
             }
         }
     });

@@ -66,6 +66,31 @@ impl<'a> Call<'a> {
         self.rqctx.context()
     }
 
+    pub fn request(&self) -> &dropshot::RequestInfo {
+        &self.rqctx.request
+    }
+
+    /// Whether the TCP peer is one of the operator's trusted proxies.
+    pub fn behind_trusted_proxy(&self) -> bool {
+        let peer = self.rqctx.request.remote_addr().ip();
+        self.context()
+            .settings
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&peer))
+    }
+
+    /// Seconds until every exceeded rate-limit window ends, if one is.
+    pub fn retry_after(&self) -> Option<i64> {
+        let limits = self.limits.lock().ok()?;
+        limits
+            .0
+            .iter()
+            .filter(|l| l.exceeded())
+            .map(|l| l.window.reset_in)
+            .max()
+    }
+
     fn record(&self, limit: Limit) {
         if let Ok(mut limits) = self.limits.lock() {
             limits.0.push(limit);
@@ -140,10 +165,10 @@ impl<'a> Call<'a> {
     /// proxy, the nearest untrusted address in `X-Forwarded-For`.
     pub fn client_ip(&self) -> IpAddr {
         let peer = self.rqctx.request.remote_addr().ip();
-        let trusted = &self.context().settings.trusted_proxies;
-        if !trusted.iter().any(|net| net.contains(&peer)) {
+        if !self.behind_trusted_proxy() {
             return peer;
         }
+        let trusted = &self.context().settings.trusted_proxies;
         let forwarded: Vec<IpAddr> = self
             .rqctx
             .request
