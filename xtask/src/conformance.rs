@@ -25,9 +25,19 @@ pub struct Args {
     pub filter: Option<String>,
 }
 
+#[derive(Default)]
 struct Tally {
     passed: u64,
     failed: u64,
+    /// Per area: the first segment of a test's path (`auth`, `list`, ...).
+    areas: std::collections::BTreeMap<String, (u64, u64)>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -75,9 +85,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     println!("conformance: starting a private PostgreSQL cluster");
     let cluster = PgCluster::start_temporary().context("starting PostgreSQL for the tests")?;
-    let tally = run_tests(&root, &cluster, args.filter.as_deref());
+    // Unit tests of every crate first, then the suite against live servers,
+    // so that each reports on its own lines.
+    let units = run_tests(
+        &root,
+        &cluster,
+        &["--workspace", "--exclude", "anitrack-conformance"],
+        args.filter.as_deref(),
+    );
+    let suite = units.and_then(|units| {
+        run_tests(
+            &root,
+            &cluster,
+            &["--package", "anitrack-conformance"],
+            args.filter.as_deref(),
+        )
+        .map(|s| (units, s))
+    });
     drop(cluster);
-    let tally = tally?;
+    let (units, suite) = suite?;
+    println!(
+        "conformance: unit tests: {} passed, {} failed",
+        units.passed, units.failed
+    );
+    for (area, (passed, failed)) in &suite.areas {
+        println!("conformance: area {area}: {passed} passed, {failed} failed");
+    }
+    let mut tally = Tally::default();
+    tally.add(units);
+    tally.add(suite);
     println!(
         "conformance: tests: {} passed, {} failed ({:.0?})",
         tally.passed,
@@ -111,12 +147,14 @@ fn cargo(root: &std::path::Path, args: &[&str]) -> anyhow::Result<()> {
 fn run_tests(
     root: &std::path::Path,
     cluster: &PgCluster,
+    packages: &[&str],
     filter: Option<&str>,
 ) -> anyhow::Result<Tally> {
     let server_bin = root.join("target").join("debug").join("anitrack-server");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
-        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(["test", "--no-fail-fast"])
+        .args(packages)
         .current_dir(root)
         .env(ADMIN_URL_ENV, cluster.url("postgres"))
         .env(SERVER_BIN_ENV, &server_bin)
@@ -131,16 +169,17 @@ fn run_tests(
     }
     let mut child = command.spawn().context("running cargo test")?;
     let stdout = child.stdout.take().context("cargo test stdout")?;
-    let mut tally = Tally {
-        passed: 0,
-        failed: 0,
-    };
+    let mut tally = Tally::default();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         println!("{line}");
         if let Some((passed, failed)) = parse_result_line(&line) {
             tally.passed += passed;
             tally.failed += failed;
+        }
+        if let Some((area, ok)) = parse_test_line(&line) {
+            let entry = tally.areas.entry(area).or_default();
+            if ok { entry.0 += 1 } else { entry.1 += 1 }
         }
     }
     let status = child.wait()?;
@@ -149,6 +188,20 @@ fn run_tests(
         tally.failed += 1;
     }
     Ok(tally)
+}
+
+/// `test auth::issuing_a_token ... ok` → ("auth", true); ignored tests and
+/// other lines → None.
+fn parse_test_line(line: &str) -> Option<(String, bool)> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, outcome) = rest.rsplit_once(" ... ")?;
+    let ok = match outcome.trim() {
+        "ok" => true,
+        "FAILED" => false,
+        _ => return None,
+    };
+    let area = name.split("::").next().unwrap_or(name).trim().to_string();
+    Some((area, ok))
 }
 
 /// `test result: ok. 12 passed; 0 failed; ...` → (12, 0).
@@ -171,6 +224,26 @@ fn parse_result_line(line: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::parse_result_line;
+
+    #[test]
+    fn reads_test_lines_by_area() {
+        assert_eq!(
+            super::parse_test_line("test auth::issuing_a_token ... ok"),
+            Some(("auth".into(), true))
+        );
+        assert_eq!(
+            super::parse_test_line("test list::x::y ... FAILED"),
+            Some(("list".into(), false))
+        );
+        assert_eq!(
+            super::parse_test_line("test faults::slow ... ignored"),
+            None
+        );
+        assert_eq!(
+            super::parse_test_line("test result: ok. 1 passed; 0 failed"),
+            None
+        );
+    }
 
     #[test]
     fn reads_cargo_test_result_lines() {

@@ -144,3 +144,96 @@ fn the_published_paths_are_the_seed_paths() {
     ];
     assert_eq!(actual, expected);
 }
+
+/// Every bearer operation of the document with a concrete URL.
+fn bearer_operations() -> Vec<(String, String)> {
+    let document = published();
+    let mut out = Vec::new();
+    for (template, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if operation.get("security").is_some() {
+                out.push((method.clone(), concrete(template)));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_bearer_operation_answers_403_to_an_account_without_api_access() {
+    let env = TestEnv::start().await;
+    env.create_user("no.access@example.test", "No Access", false)
+        .await;
+    let token = env.mint_token("no.access@example.test", "cli").await;
+    for (method, path) in bearer_operations() {
+        let response = request(&env, &method, &path)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        let (status, body) = status_json(response).await;
+        assert_eq!(status, 403, "{} {path}: {body}", method.to_uppercase());
+        assert_eq!(
+            body["message"],
+            "API access is not enabled for this account."
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_answers_429_with_its_headers_once_the_limit_is_spent() {
+    let env = anitrack_conformance::harness::TestEnv::start_configured(
+        anitrack_conformance::harness::Catalog::Demo,
+        &[
+            ("ANITRACK_RATE_LIMIT_PER_MINUTE", "1"),
+            ("ANITRACK_TOKEN_RATE_LIMIT_PER_MINUTE", "1"),
+        ],
+    )
+    .await;
+    env.create_user("spent@example.test", "Spent", true).await;
+    for (method, path) in bearer_operations() {
+        let token = env.mint_token("spent@example.test", "spent").await;
+        let spend = env
+            .http
+            .get(env.url("/api/v1/user"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(spend.status().as_u16(), 200);
+        let response = request(&env, &method, &path)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        let name = format!("{} {path}", method.to_uppercase());
+        assert_eq!(response.status().as_u16(), 429, "{name}");
+        for header in [
+            "retry-after",
+            "x-ratelimit-reset",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "ratelimit",
+            "ratelimit-policy",
+        ] {
+            assert!(response.headers().contains_key(header), "{name}: {header}");
+        }
+        let (_, body) = status_json(response).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"message": "Too Many Attempts."}),
+            "{name}"
+        );
+    }
+    // And the one operation without a bearer token.
+    for expected in [422, 429] {
+        let (status, _) = status_json(
+            request(&env, "post", "/api/v1/auth/token")
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await;
+        assert_eq!(status, expected);
+    }
+}

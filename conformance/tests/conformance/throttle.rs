@@ -57,6 +57,29 @@ async fn assert_too_many(response: reqwest::Response, limit: u32) {
     assert_eq!(body, json!({"message": "Too Many Attempts."}));
 }
 
+/// Status and rate-limit headers of a 429, with the moving numbers redacted.
+fn observed_429(response: &reqwest::Response) -> Value {
+    let mut headers = serde_json::Map::new();
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "ratelimit-policy",
+        "content-type",
+    ] {
+        headers.insert(name.into(), json!(header(response, name)));
+    }
+    for name in ["retry-after", "x-ratelimit-reset"] {
+        headers.insert(
+            name.into(),
+            json!(header(response, name).map(|_| format!("[{name}]"))),
+        );
+    }
+    let ratelimit = header(response, "ratelimit")
+        .map(|v| v.split(";t=").next().unwrap_or("").to_string() + ";t=[seconds]");
+    headers.insert("ratelimit".into(), json!(ratelimit));
+    json!({"status": response.status().as_u16(), "headers": headers})
+}
+
 #[tokio::test]
 async fn the_61st_request_on_a_token_is_429_while_another_token_passes() {
     let env = TestEnv::start_with(Catalog::Empty).await;
@@ -80,7 +103,9 @@ async fn the_61st_request_on_a_token_is_429_while_another_token_passes() {
             Some("\"token\";q=60;w=60")
         );
     }
-    assert_too_many(get_user(&env.http, &base, &token).await, 60).await;
+    let limited = get_user(&env.http, &base, &token).await;
+    insta::assert_json_snapshot!("token_limit_429", observed_429(&limited));
+    assert_too_many(limited, 60).await;
     // Every endpoint shares the token's budget; another token has its own.
     let response = env
         .http

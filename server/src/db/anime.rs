@@ -29,23 +29,21 @@ pub async fn upsert(db: &impl GenericClient, record: &Record) -> Result<Upserted
             &[&record.anilist_id],
         )
         .await?;
-    let (id, outcome) = match existing {
+    let (current, outcome) = match existing {
         Some(row) => {
             let stored: &[u8] = row.get("source_hash");
             if stored == hash.as_slice() {
                 return Ok(Upserted::Unchanged);
             }
-            let id: i64 = row.get("id");
-            let current: String = row.get("slug");
-            let slug = choose_slug(db, record, id, &current).await?;
-            update(db, id, record, &slug, &hash).await?;
-            (id, Upserted::Updated)
+            (
+                (row.get::<_, i64>("id"), row.get::<_, String>("slug")),
+                Upserted::Updated,
+            )
         }
-        None => {
-            let slug = choose_slug(db, record, 0, "").await?;
-            (insert(db, record, &slug, &hash).await?, Upserted::Inserted)
-        }
+        None => ((0, String::new()), Upserted::Inserted),
     };
+    let slug = choose_slug(db, record, current.0, &current.1).await?;
+    let id = write(db, record, &slug, &hash).await?;
     replace_genres(db, id, &record.genres).await?;
     replace_studios(db, id, record).await?;
     Ok(outcome)
@@ -84,7 +82,9 @@ fn date_parts(date: PartialDate) -> [Option<i16>; 3] {
     [date.year, date.month, date.day]
 }
 
-async fn insert(
+/// Writes a record (insert, or update of the row with its AniList id) and
+/// publishes its slug; returns the anime id.
+async fn write(
     db: &impl GenericClient,
     r: &Record,
     slug: &str,
@@ -98,6 +98,15 @@ async fn insert(
              format, status, episodes, duration, season, season_year, start_year, start_month, start_day, \
              end_year, end_month, end_day, synopsis, cover_image_url, site_url, search_text, source_hash) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) \
+             ON CONFLICT (anilist_id) DO UPDATE SET mal_id = excluded.mal_id, slug = excluded.slug, \
+             title = excluded.title, title_english = excluded.title_english, title_native = excluded.title_native, \
+             synonyms = excluded.synonyms, format = excluded.format, status = excluded.status, \
+             episodes = excluded.episodes, duration = excluded.duration, season = excluded.season, \
+             season_year = excluded.season_year, start_year = excluded.start_year, \
+             start_month = excluded.start_month, start_day = excluded.start_day, end_year = excluded.end_year, \
+             end_month = excluded.end_month, end_day = excluded.end_day, synopsis = excluded.synopsis, \
+             cover_image_url = excluded.cover_image_url, site_url = excluded.site_url, \
+             search_text = excluded.search_text, source_hash = excluded.source_hash, updated_at = now() \
              RETURNING id",
         )
         .await?;
@@ -133,70 +142,11 @@ async fn insert(
         )
         .await?;
     let id: i64 = row.get("id");
-    db.execute(
-        &db.prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2)")
-            .await?,
-        &[&slug, &id],
-    )
-    .await?;
-    Ok(id)
-}
-
-async fn update(
-    db: &impl GenericClient,
-    id: i64,
-    r: &Record,
-    slug: &str,
-    hash: &[u8; 32],
-) -> Result<(), DbError> {
-    let [sy, sm, sd] = date_parts(r.start);
-    let [ey, em, ed] = date_parts(r.end);
-    let statement = db
-        .prepare_cached(
-            "UPDATE anime SET mal_id = $2, slug = $3, title = $4, title_english = $5, title_native = $6, \
-             synonyms = $7, format = $8, status = $9, episodes = $10, duration = $11, season = $12, \
-             season_year = $13, start_year = $14, start_month = $15, start_day = $16, end_year = $17, \
-             end_month = $18, end_day = $19, synopsis = $20, cover_image_url = $21, site_url = $22, \
-             search_text = $23, source_hash = $24, updated_at = now() WHERE id = $1",
-        )
+    let publish = db
+        .prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING")
         .await?;
-    db.execute(
-        &statement,
-        &[
-            &id,
-            &r.mal_id,
-            &slug,
-            &r.title,
-            &r.title_english,
-            &r.title_native,
-            &r.synonyms,
-            &r.format,
-            &r.status,
-            &r.episodes,
-            &r.duration,
-            &r.season,
-            &r.season_year,
-            &sy,
-            &sm,
-            &sd,
-            &ey,
-            &em,
-            &ed,
-            &r.synopsis,
-            &r.cover_image_url,
-            &r.site_url,
-            &r.search_text(),
-            &hash.as_slice(),
-        ],
-    )
-    .await?;
-    db.execute(
-        &db.prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING")
-            .await?,
-        &[&slug, &id],
-    )
-    .await?;
-    Ok(())
+    db.execute(&publish, &[&slug, &id]).await?;
+    Ok(id)
 }
 
 async fn replace_genres(
