@@ -8,15 +8,55 @@
 //! counts as absent.
 
 use anitrack_spec::error::FieldErrors;
+use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-/// A JSON body under validation.
-pub struct Input {
-    fields: Map<String, Value>,
-    errors: FieldErrors,
+/// One field of a body: not sent, sent as `null`, or sent with a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field<T> {
+    Absent,
+    Null,
+    Set(T),
 }
 
-fn label(field: &str) -> String {
+impl<T> Field<T> {
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Field::Absent)
+    }
+
+    /// The new value of a nullable field: unchanged, cleared or set.
+    pub fn apply_nullable(self, current: Option<T>) -> Option<T> {
+        match self {
+            Field::Absent => current,
+            Field::Null => None,
+            Field::Set(value) => Some(value),
+        }
+    }
+
+    /// The new value of a non-nullable field (`Null` was already refused).
+    pub fn apply(self, current: T) -> T {
+        match self {
+            Field::Set(value) => value,
+            _ => current,
+        }
+    }
+
+    pub fn set(&self) -> Option<&T> {
+        match self {
+            Field::Set(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON body under validation, with the failures found so far.
+pub struct Input {
+    fields: Map<String, Value>,
+    pub errors: FieldErrors,
+}
+
+/// A field name as Laravel reads it in messages (`device_name` → "device name").
+pub fn label(field: &str) -> String {
     field.replace('_', " ")
 }
 
@@ -37,11 +77,123 @@ impl Input {
     /// The field's value unless it is absent, null, or a string that is
     /// empty (after trimming, when `trim` is set).
     fn present(&self, field: &str, trim: bool) -> Option<&Value> {
+        match self.raw(field) {
+            Field::Set(Value::String(s)) if s.is_empty() || (trim && s.trim().is_empty()) => None,
+            Field::Set(value) => Some(value),
+            Field::Absent | Field::Null => None,
+        }
+    }
+
+    pub(crate) fn raw(&self, field: &str) -> Field<&Value> {
         match self.fields.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if trim && s.trim().is_empty() => None,
-            Some(Value::String(s)) if s.is_empty() => None,
-            Some(value) => Some(value),
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(value) => Field::Set(value),
+        }
+    }
+
+    /// An integer (a JSON number without a fraction) of at least `min`, at
+    /// most `max`. `nullable` fields accept `null`.
+    pub fn integer(
+        &mut self,
+        field: &str,
+        min: i64,
+        max: Option<i64>,
+        nullable: bool,
+    ) -> Field<i32> {
+        let name = label(field);
+        match self.raw(field) {
+            Field::Absent => Field::Absent,
+            Field::Null if nullable => Field::Null,
+            Field::Null => {
+                self.errors
+                    .add(field, format!("The {name} field must be an integer."));
+                Field::Absent
+            }
+            Field::Set(value) => {
+                let Some(number) = value.as_i64() else {
+                    self.errors
+                        .add(field, format!("The {name} field must be an integer."));
+                    return Field::Absent;
+                };
+                let max = max.unwrap_or(i32::MAX as i64);
+                if number < min || number > max {
+                    let message = if max == i32::MAX as i64 {
+                        format!("The {name} field must be at least {min}.")
+                    } else {
+                        format!("The {name} field must be between {min} and {max}.")
+                    };
+                    self.errors.add(field, message);
+                    return Field::Absent;
+                }
+                Field::Set(number as i32)
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, field: &str) -> Field<bool> {
+        match self.raw(field) {
+            Field::Absent => Field::Absent,
+            Field::Set(Value::Bool(b)) => Field::Set(*b),
+            _ => {
+                self.errors.add(
+                    field,
+                    format!("The {} field must be true or false.", label(field)),
+                );
+                Field::Absent
+            }
+        }
+    }
+
+    /// A calendar date `YYYY-MM-DD`, or `null`.
+    pub fn date(&mut self, field: &str) -> Field<NaiveDate> {
+        match self.raw(field) {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::Set(value) => {
+                let parsed = value
+                    .as_str()
+                    .filter(|s| s.len() == 10)
+                    .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+                match parsed {
+                    Some(date) => Field::Set(date),
+                    None => {
+                        self.errors.add(
+                            field,
+                            format!("The {} field must match the format Y-m-d.", label(field)),
+                        );
+                        Field::Absent
+                    }
+                }
+            }
+        }
+    }
+
+    /// Trimmed text of at most `max` characters; an empty string is `null`.
+    pub fn text(&mut self, field: &str, max: usize) -> Field<String> {
+        let name = label(field);
+        match self.raw(field) {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::Set(Value::String(text)) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    Field::Null
+                } else if text.chars().count() > max {
+                    self.errors.add(
+                        field,
+                        format!("The {name} field must not be greater than {max} characters."),
+                    );
+                    Field::Absent
+                } else {
+                    Field::Set(text.to_string())
+                }
+            }
+            Field::Set(_) => {
+                self.errors
+                    .add(field, format!("The {name} field must be a string."));
+                Field::Absent
+            }
         }
     }
 
@@ -97,15 +249,6 @@ impl Input {
             None
         }
     }
-
-    /// The collected failures; `Ok(value)` when there are none.
-    pub fn finish<T>(self, value: T) -> Result<T, FieldErrors> {
-        if self.errors.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.errors)
-        }
-    }
 }
 
 /// `local@domain` with no whitespace or control characters, a non-empty
@@ -137,13 +280,11 @@ mod tests {
     use serde_json::json;
 
     fn errors_of(input: Input) -> serde_json::Value {
-        match input.finish(()) {
-            Ok(()) => json!({}),
-            Err(errors) => {
-                let api = anitrack_spec::ApiError::validation(errors);
-                serde_json::to_value(&api.body().errors).unwrap()
-            }
+        if input.errors.is_empty() {
+            return json!({});
         }
+        let api = anitrack_spec::ApiError::validation(input.errors);
+        serde_json::to_value(&api.body().errors).unwrap()
     }
 
     #[test]

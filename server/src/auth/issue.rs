@@ -24,17 +24,15 @@ pub fn validate(body: Value) -> Result<TokenIssueRequest, Error> {
     let email = input.required_email("email");
     let password = input.required_secret("password", PASSWORD_MAX);
     let device_name = input.required_string("device_name", DEVICE_NAME_MAX);
-    let request = match (email, password, device_name) {
-        (Some(email), Some(password), Some(device_name)) => Some(TokenIssueRequest {
-            email,
-            password,
-            device_name,
-        }),
-        _ => None,
-    };
-    match input.finish(request)? {
-        Some(request) => Ok(request),
-        None => Err(Error::Invalid(Default::default())),
+    match (email, password, device_name) {
+        (Some(email), Some(password), Some(device_name)) if input.errors.is_empty() => {
+            Ok(TokenIssueRequest {
+                email,
+                password,
+                device_name,
+            })
+        }
+        _ => Err(Error::Invalid(input.errors)),
     }
 }
 

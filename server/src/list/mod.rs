@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
-use input::Reader;
+use crate::validate::Input;
 
 pub fn to_wire(row: EntryRow) -> ListEntry {
     let s = row.state;
@@ -48,7 +48,7 @@ fn taken() -> FieldErrors {
 
 /// `POST /list`.
 pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry, Error> {
-    let mut reader = Reader::new(body);
+    let mut reader = Input::new(body);
     let anime_id = reader.anime_id();
     let fields = reader.entry_fields(true);
     let mut errors = reader.errors;
@@ -95,7 +95,7 @@ pub async fn update(
     let current = entries::lock(&tx, account_id, entry_id)
         .await?
         .ok_or(Error::NotFound)?;
-    let mut reader = Reader::new(body);
+    let mut reader = Input::new(body);
     let fields = reader.entry_fields(false);
     let mut errors = reader.errors;
     let next = rules::merge(

@@ -100,7 +100,7 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::input::Reader;
+    use crate::validate::Input;
     use serde_json::{Value, json};
 
     fn today() -> NaiveDate {
@@ -113,7 +113,7 @@ mod tests {
         previous: Option<i32>,
         episodes: Option<i32>,
     ) -> (EntryState, FieldErrors) {
-        let mut reader = Reader::new(body);
+        let mut reader = Input::new(body);
         let fields = reader.entry_fields(previous.is_none());
         let mut errors = reader.errors;
         let next = merge(current, fields, previous, episodes, today(), &mut errors);
