@@ -150,7 +150,9 @@ fn run_tests(
     packages: &[&str],
     filter: Option<&str>,
 ) -> anyhow::Result<Tally> {
-    let server_bin = root.join("target").join("debug").join("anitrack-server");
+    let server_bin = workspace::target_dir()
+        .join("debug")
+        .join("anitrack-server");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .args(["test", "--no-fail-fast"])

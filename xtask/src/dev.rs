@@ -38,7 +38,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !status.success() {
         bail!("cargo build failed");
     }
-    let server = root.join("target").join("debug").join("anitrack-server");
+    let server = workspace::target_dir()
+        .join("debug")
+        .join("anitrack-server");
 
     let (database_url, _cluster) = match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => {

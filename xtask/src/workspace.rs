@@ -11,6 +11,13 @@ pub fn root() -> PathBuf {
         .unwrap_or(manifest_dir)
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `target/` here.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// Writes `content` to `path` only if it differs, so unchanged files keep
 /// their timestamps (and cargo does not rebuild for nothing).
 pub fn write_if_changed(path: &std::path::Path, content: &str) -> anyhow::Result<bool> {
