@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's developer commands.
 
+mod bench;
 mod client;
 mod compat;
 mod conformance;
@@ -34,6 +35,9 @@ enum Command {
         #[command(subcommand)]
         action: client::Action,
     },
+    /// Benchmarks: release build, private PostgreSQL, seeded data, load
+    /// from wrk/pgbench/an open-loop generator; writes target/bench/results.json.
+    Bench(bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Openapi { action } => openapi::run(action),
         Command::Client { action } => client::run(action),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

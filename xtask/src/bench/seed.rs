@@ -1,0 +1,322 @@
+//! Realistic data, fast: the demo catalog through the server's own CLI,
+//! then synthetic anime, accounts, real tokens and list entries in bulk SQL.
+//!
+//! Shape (full run; `--quick` has fewer accounts and tokens):
+//! * the 166 demo anime plus synthetic ones up to `catalog` anime, so that
+//!   the power user can have `power_entries` *live* entries (one live entry
+//!   per account and anime is enforced by a partial unique index);
+//! * `accounts` bench users `bench<N>@bench.test`, account id N, all with
+//!   the same real Argon2id hash of [`PASSWORD`] (hashed once: it is slow);
+//! * `tokens_per_account` real tokens each (minted by the server's
+//!   `auth::token::mint`, only the SHA-256 stored), token id
+//!   `(N - 1) * tokens_per_account + j + 1`;
+//! * `entries_per_account` entries each, on demo anime
+//!   `lo + (N + 8k) % cnt` (k = 0 is the account's *read target*, k = j is
+//!   the entry token j PATCHes);
+//! * one power user with `power_entries` live entries (every anime of the
+//!   catalog), `power_deleted` soft-deleted ones, and `power_tokens` tokens.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anitrack_conformance::pg::PgCluster;
+use anitrack_server::auth::{password, token};
+use anyhow::{Context as _, Result, bail};
+
+/// Every seeded account's password.
+pub const PASSWORD: &str = "anitrack-bench-password";
+pub const POWER_EMAIL: &str = "power@bench.test";
+
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub accounts: usize,
+    pub tokens_per_account: usize,
+    pub entries_per_account: usize,
+    pub catalog: usize,
+    pub power_entries: usize,
+    pub power_deleted: usize,
+    pub power_tokens: usize,
+}
+
+impl Sizes {
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "accounts": self.accounts + 1,
+            "bench_tokens": self.accounts * self.tokens_per_account,
+            "power_user_tokens": self.power_tokens,
+            "entries_per_account": self.entries_per_account,
+            "catalog_anime": self.catalog,
+            "power_user_live_entries": self.power_entries,
+            "power_user_deleted_entries": self.power_deleted,
+        })
+    }
+}
+
+pub struct User {
+    pub account_id: i64,
+    pub email: String,
+    /// Token j has id `(account_id - 1) * tokens_per_account + j + 1`.
+    pub tokens: Vec<String>,
+    /// The anime of entry k is `anime_for(k)`; this is its read target (k = 0).
+    pub read_anime: i64,
+    /// Entry id of entry k (k < tokens_per_account), for PATCH.
+    pub entry_ids: Vec<i64>,
+}
+
+pub struct Dataset {
+    pub users: Vec<User>,
+    pub power_tokens: Vec<String>,
+    /// Demo anime ids are `lo .. lo + cnt`.
+    pub anime_lo: i64,
+    pub anime_cnt: i64,
+    pub sizes: Sizes,
+}
+
+fn step(what: &str, started: Instant) {
+    println!("bench:   {what} ({:.1} s)", started.elapsed().as_secs_f64());
+}
+
+/// Creates `database`, migrates it and imports the demo catalog with the
+/// server binary, then seeds it.
+pub fn seed(
+    cluster: &PgCluster,
+    database: &str,
+    server_bin: &Path,
+    demo_catalog: &Path,
+    sizes: Sizes,
+) -> Result<Dataset> {
+    let started = Instant::now();
+    cluster.create_database(database, None)?;
+    let url = cluster.url(database);
+    let cli = |args: &[&str]| -> Result<()> {
+        let out = std::process::Command::new(server_bin)
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", server_bin.display()))?;
+        if !out.status.success() {
+            bail!(
+                "anitrack-server {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    cli(&["migrate"])?;
+    cli(&["catalog", "import", &demo_catalog.to_string_lossy()])?;
+    step("migrated, demo catalog imported", started);
+
+    let bounds = cluster.psql(database, "SELECT min(id), max(id), count(*) FROM anime")?;
+    let nums: Vec<i64> = bounds
+        .trim()
+        .split('|')
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let [lo, hi, cnt] = nums[..] else {
+        bail!("unexpected anime bounds {bounds:?}");
+    };
+    if hi - lo + 1 != cnt || cnt < 2 {
+        bail!("demo anime ids are not contiguous ({lo}..={hi}, {cnt} rows)");
+    }
+    let synthetic = sizes.catalog.saturating_sub(cnt as usize);
+    cluster.psql(
+        database,
+        &format!(
+            "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, format, status, episodes, \
+               duration, season, season_year, synopsis, cover_image_url, site_url, search_text, source_hash) \
+             SELECT 900000000 + g, 900000000 + g, 'bench-synthetic-title-' || g, \
+               'Bench Synthetic Title ' || g, 'Bench Synthetic Title ' || g, 'TV', 'FINISHED', 12 + g % 40, \
+               24, 'SPRING', 1990 + g % 35, repeat('A synthetic synopsis. ', 8), \
+               'https://s4.anilist.co/file/anilistcdn/media/anime/cover/large/bx' || (900000000 + g) || '.jpg', \
+               'https://anilist.co/anime/' || (900000000 + g), \
+               'bench synthetic title ' || g, sha256(('bench-' || g)::bytea) \
+             FROM generate_series(1, {synthetic}) g;\n\
+             INSERT INTO anime_slugs (slug, anime_id) SELECT slug, id FROM anime WHERE anilist_id > 900000000;"
+        ),
+    )?;
+    step(&format!("{synthetic} synthetic anime"), started);
+
+    let hash = password::hash_blocking(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if hash.contains('\'') {
+        bail!("unexpected quote in a PHC string");
+    }
+    let accounts = sizes.accounts;
+    cluster.psql(
+        database,
+        &format!(
+            "INSERT INTO accounts (email, name, password_hash, created_at) \
+             SELECT 'bench' || g || '@bench.test', 'Bench User ' || g, '{hash}', \
+               now() - (g % 700) * interval '1 day' FROM generate_series(1, {accounts}) g ORDER BY g;\n\
+             INSERT INTO accounts (email, name, password_hash) VALUES ('{POWER_EMAIL}', 'Power User', '{hash}');"
+        ),
+    )?;
+    let check = cluster.psql(
+        database,
+        &format!(
+            "SELECT count(*) FROM accounts WHERE email = 'bench' || id || '@bench.test' AND id <= {accounts}"
+        ),
+    )?;
+    if check.trim() != accounts.to_string() {
+        bail!(
+            "account ids are not 1..={accounts} in email order ({})",
+            check.trim()
+        );
+    }
+    let power_id = accounts as i64 + 1;
+    step(&format!("{} accounts", accounts + 1), started);
+
+    // Tokens: minted by the server's code, inserted in id order.
+    let mut copy = String::from("COPY api_tokens (account_id, name, token_hash) FROM STDIN;\n");
+    let mut users = Vec::with_capacity(accounts);
+    for a in 1..=accounts as i64 {
+        let mut tokens = Vec::with_capacity(sizes.tokens_per_account);
+        for j in 0..sizes.tokens_per_account {
+            let minted = token::mint();
+            let _ = writeln!(copy, "{a}\tSync tool {j}\t\\\\x{}", hex(&minted.hash.0));
+            tokens.push(minted.plain);
+        }
+        users.push(User {
+            account_id: a,
+            email: format!("bench{a}@bench.test"),
+            tokens,
+            read_anime: lo + a % cnt,
+            entry_ids: Vec::new(),
+        });
+    }
+    let mut power_tokens = Vec::with_capacity(sizes.power_tokens);
+    for j in 0..sizes.power_tokens {
+        let minted = token::mint();
+        let _ = writeln!(
+            copy,
+            "{power_id}\tPower tool {j}\t\\\\x{}",
+            hex(&minted.hash.0)
+        );
+        power_tokens.push(minted.plain);
+    }
+    copy.push_str("\\.\n");
+    cluster.psql(database, &copy)?;
+    let per = sizes.tokens_per_account;
+    let check = cluster.psql(
+        database,
+        &format!(
+            "SELECT count(*) FROM api_tokens WHERE account_id <> 1 + (id - 1) / {per} AND account_id <= {accounts}"
+        ),
+    )?;
+    if check.trim() != "0" {
+        bail!("token ids do not follow account order");
+    }
+    step(
+        &format!("{} tokens", accounts * per + sizes.power_tokens),
+        started,
+    );
+
+    // Entries: bench users on demo anime, the power user on everything.
+    let statuses = "(ARRAY['watching','completed','on_hold','dropped','plan_to_watch'])";
+    cluster.psql(
+        database,
+        &format!(
+            "INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
+               started_at, created_at, updated_at) \
+             SELECT a, {lo} + (a + 8 * k) % {cnt}, {statuses}[1 + (a + k) % 5], \
+               CASE WHEN (a + k) % 3 = 0 THEN NULL ELSE (a * 7 + k * 13) % 101 END, (a + k) % 12, \
+               CASE WHEN (a + k) % 4 = 0 THEN 'Rewatch with friends; the OST is great.' END, \
+               CASE WHEN (a + k) % 5 = 0 THEN ARRAY['favourite','rewatch'] ELSE '{{}}' END, \
+               date '2020-01-01' + (a + k) % 1500, now() - ((a * 31 + k * 17) % 9000) * interval '1 hour', \
+               now() - ((a * 13 + k * 7) % 5000) * interval '1 minute' \
+             FROM generate_series(1, {accounts}) a, generate_series(0, {epa}) k;\n\
+             INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
+               started_at, completed_at, is_private, rewatch_count, created_at, updated_at) \
+             SELECT {power_id}, id, {statuses}[1 + id % 5], \
+               CASE WHEN id % 3 = 0 THEN NULL ELSE id % 101 END, id % 12, \
+               CASE WHEN id % 4 = 0 THEN repeat('Notes on this one. ', (1 + id % 10)::int) END, \
+               CASE WHEN id % 5 = 0 THEN ARRAY['favourite','seasonal','rewatch'] ELSE '{{}}' END, \
+               date '2015-01-01' + (id % 3000)::int, CASE WHEN id % 5 = 1 THEN date '2015-01-01' + (id % 3000)::int + 30 END, \
+               id % 17 = 0, id % 3, now() - (id % 20000) * interval '1 hour', now() - (id % 40000) * interval '1 minute' \
+             FROM anime ORDER BY id LIMIT {pe};\n\
+             INSERT INTO list_entries (account_id, anime_id, status, progress, created_at, updated_at, deleted_at) \
+             SELECT {power_id}, id, 'dropped', 1, now() - interval '400 days', now() - interval '300 days', \
+               now() - interval '300 days' FROM anime ORDER BY id LIMIT {pd};",
+            epa = sizes.entries_per_account.saturating_sub(1),
+            pe = sizes.power_entries,
+            pd = sizes.power_deleted,
+        ),
+    )?;
+    let live = cluster.psql(
+        database,
+        &format!(
+            "SELECT count(*) FROM list_entries WHERE account_id = {power_id} AND deleted_at IS NULL"
+        ),
+    )?;
+    if live.trim() != sizes.power_entries.to_string() {
+        bail!(
+            "the power user has {} live entries, not {}",
+            live.trim(),
+            sizes.power_entries
+        );
+    }
+    step(
+        &format!(
+            "{} list entries",
+            accounts * sizes.entries_per_account + sizes.power_entries + sizes.power_deleted
+        ),
+        started,
+    );
+
+    // Entry ids for PATCH: entry k of account a, k < tokens_per_account.
+    let rows = cluster.psql(
+        database,
+        &format!(
+            "SELECT account_id, anime_id, id FROM list_entries \
+             WHERE account_id <= {accounts} AND deleted_at IS NULL"
+        ),
+    )?;
+    let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(accounts * 20);
+    for line in rows.lines() {
+        let v: Vec<i64> = line.split('|').filter_map(|x| x.parse().ok()).collect();
+        if let [account, anime, id] = v[..] {
+            ids.insert((account, anime), id);
+        }
+    }
+    for user in &mut users {
+        for k in 0..per.min(sizes.entries_per_account) as i64 {
+            let anime = lo + (user.account_id + 8 * k) % cnt;
+            let id = ids.get(&(user.account_id, anime)).with_context(|| {
+                format!("no entry for account {} anime {anime}", user.account_id)
+            })?;
+            user.entry_ids.push(*id);
+        }
+    }
+
+    cluster.psql(database, "VACUUM ANALYZE;")?;
+    step("vacuumed and analyzed", started);
+    Ok(Dataset {
+        users,
+        power_tokens,
+        anime_lo: lo,
+        anime_cnt: cnt,
+        sizes,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A deterministic shuffle (xorshift), so runs are comparable.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = (state % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
