@@ -194,11 +194,14 @@ enum TokenAction {
     },
 }
 
+/// One core fewer than the machine has (at least one): a storm of sign-ins
+/// then always leaves a core to the API's other requests.
 fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
-        .max(2)
+        .saturating_sub(1)
+        .max(1)
 }
 
 pub fn main() -> ExitCode {
