@@ -41,6 +41,14 @@ const COLUMNS: &str = "e.id, e.status, e.score, e.progress, e.started_at, e.comp
     a.id AS anime_id, a.slug AS anime_slug, a.title AS anime_title, a.episodes AS anime_episodes, \
     a.cover_image_url AS anime_cover_image_url";
 
+/// The account's live entries joined with their anime; `$1` is the account.
+fn live() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
+         WHERE e.account_id = $1 AND e.deleted_at IS NULL"
+    )
+}
+
 fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
     let status: String = row.get("status");
     let status = ListStatus::parse(&status)
@@ -146,9 +154,8 @@ pub async fn list(
 ) -> Result<Vec<EntryRow>, DbError> {
     let statement = db
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
-             WHERE e.account_id = $1 AND e.deleted_at IS NULL AND ($2::text IS NULL OR e.status = $2) \
-             ORDER BY e.updated_at DESC, e.id DESC"
+            "{} AND ($2::text IS NULL OR e.status = $2) ORDER BY e.updated_at DESC, e.id DESC",
+            live()
         ))
         .await?;
     let status = status.map(ListStatus::as_str);
@@ -165,10 +172,7 @@ pub async fn for_anime(
     anime_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
     let statement = db
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
-             WHERE e.account_id = $1 AND e.anime_id = $2 AND e.deleted_at IS NULL"
-        ))
+        .prepare_cached(&format!("{} AND e.anime_id = $2", live()))
         .await?;
     db.query_opt(&statement, &[&account_id, &anime_id])
         .await?
@@ -184,12 +188,9 @@ pub async fn lock(
     entry_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
     let statement = db
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM list_entries e JOIN anime a ON a.id = e.anime_id \
-             WHERE e.id = $1 AND e.account_id = $2 AND e.deleted_at IS NULL FOR UPDATE OF e"
-        ))
+        .prepare_cached(&format!("{} AND e.id = $2 FOR UPDATE OF e", live()))
         .await?;
-    db.query_opt(&statement, &[&entry_id, &account_id])
+    db.query_opt(&statement, &[&account_id, &entry_id])
         .await?
         .as_ref()
         .map(entry)
