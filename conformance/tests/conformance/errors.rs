@@ -192,8 +192,8 @@ async fn unauthenticated_and_validation_errors() {
 #[tokio::test]
 async fn unknown_body_fields_are_ignored() {
     let env = TestEnv::start().await;
-    let token = env.user_with_token("unknown.fields@example.test").await;
-    let _ = token;
+    env.create_user("unknown.fields@example.test", "Unknown Fields", true)
+        .await;
     let response = env
         .http
         .post(token_url(&env))

@@ -171,14 +171,7 @@ pub async fn for_anime(
     account_id: i64,
     anime_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!("{} AND e.anime_id = $2", live()))
-        .await?;
-    db.query_opt(&statement, &[&account_id, &anime_id])
-        .await?
-        .as_ref()
-        .map(entry)
-        .transpose()
+    one_live(db, "AND e.anime_id = $2", account_id, anime_id).await
 }
 
 /// A live entry of the account, locked for update until the transaction ends.
@@ -187,10 +180,18 @@ pub async fn lock(
     account_id: i64,
     entry_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!("{} AND e.id = $2 FOR UPDATE OF e", live()))
-        .await?;
-    db.query_opt(&statement, &[&account_id, &entry_id])
+    one_live(db, "AND e.id = $2 FOR UPDATE OF e", account_id, entry_id).await
+}
+
+/// At most one of the account's live entries, picked by `filter` on `$2`.
+async fn one_live(
+    db: &impl GenericClient,
+    filter: &str,
+    account_id: i64,
+    key: i64,
+) -> Result<Option<EntryRow>, DbError> {
+    let statement = db.prepare_cached(&format!("{} {filter}", live())).await?;
+    db.query_opt(&statement, &[&account_id, &key])
         .await?
         .as_ref()
         .map(entry)
