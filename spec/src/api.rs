@@ -14,7 +14,7 @@ use crate::types::{
     Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
     ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
 };
-use crate::{ApiError, JsonBody, PathId, QueryParams, Reply};
+use crate::{ApiError, JsonBody, PathId, QueryParams, Reply, StreamedOk};
 
 /// Path of `DELETE /auth/tokens/{id}`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -183,11 +183,18 @@ pub trait AniTrackApi {
     /// summary of its anime. `status` filters by one of `watching`,
     /// `completed`, `on_hold`, `dropped`, `plan_to_watch`; any other value is
     /// 422. Deleted entries never appear.
+    ///
+    /// The body is sent while it is read from the database (chunked transfer
+    /// encoding, no `Content-Length`), so large lists start arriving early.
+    /// Errors found before the first entry are ordinary error responses. If
+    /// the server fails after that, the transfer is cut off without its
+    /// final chunk rather than ended early: treat a broken transfer like a
+    /// 503 and retry; a body that ends normally is always the complete list.
     #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entries(
         rqctx: RequestContext<Self::Context>,
         query: QueryParams<ListParams>,
-    ) -> Result<Reply<HttpResponseOk<ListEntries>>, ApiError>;
+    ) -> Result<Reply<StreamedOk<ListEntries>>, ApiError>;
 
     /// Check if an anime is on your list
     ///

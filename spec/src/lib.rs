@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod reply;
 pub mod routes;
+pub mod streamed;
 pub mod types;
 
 pub use api::AniTrackApi;
@@ -23,6 +24,7 @@ pub use extract::JsonBody;
 pub use extract::PathId;
 pub use extract::QueryParams;
 pub use reply::Reply;
+pub use streamed::StreamedOk;
 
 /// The prefix every v1 endpoint lives under.
 pub const BASE_PATH: &str = "/api/v1";

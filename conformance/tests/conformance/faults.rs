@@ -15,6 +15,14 @@ use crate::support::{PASSWORD, TestEnv, status_json};
 
 const UNTHROTTLED: (&str, &str) = ("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000");
 
+/// A request timeout far below the statement timeout, so a blocked query
+/// meets the former.
+const REQUEST_TIMEOUT_700_MS: [(&str, &str); 3] = [
+    UNTHROTTLED,
+    ("ANITRACK_REQUEST_TIMEOUT_MS", "700"),
+    ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
+];
+
 /// Holds an exclusive lock on `table` for `hold`, from a separate psql
 /// session, so requests that touch it block.
 fn lock_table(database_url: &str, table: &str, hold: Duration) -> std::process::Child {
@@ -202,15 +210,7 @@ async fn holding_every_pool_connection_gives_503_not_a_pile_up() {
 
 #[tokio::test]
 async fn a_request_over_the_request_timeout_is_503() {
-    let env = TestEnv::start_configured(
-        Catalog::Empty,
-        &[
-            UNTHROTTLED,
-            ("ANITRACK_REQUEST_TIMEOUT_MS", "700"),
-            ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
-        ],
-    )
-    .await;
+    let env = TestEnv::start_configured(Catalog::Empty, &REQUEST_TIMEOUT_700_MS).await;
     let token = env.user_with_token("slow@example.test").await;
     let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(2));
     let sent = Instant::now();
@@ -239,6 +239,79 @@ async fn a_request_over_the_request_timeout_is_503() {
         200
     );
     println!("fault: request timeout 700 ms: a blocked request got 503 after {took:.1?}");
+}
+
+/// Runs `sql` as the cluster's superuser, outside the server.
+fn psql(database_url: &str, sql: &str) {
+    let status = std::process::Command::new("psql")
+        .args([database_url, "-Xq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql failed: {sql}");
+}
+
+#[tokio::test]
+async fn a_list_blocked_before_its_first_row_is_still_a_json_503() {
+    let env = TestEnv::start_configured(Catalog::Empty, &REQUEST_TIMEOUT_700_MS).await;
+    let token = env.user_with_token("blocked-list@example.test").await;
+    let mut lock = lock_table(&env.database_url, "list_entries", Duration::from_secs(2));
+    let response = env
+        .http
+        .get(env.url("/api/v1/list"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert!(response.headers().get("retry-after").is_some());
+    assert_eq!(
+        status_json(response).await,
+        (503, json!({"message": "Service Unavailable"}))
+    );
+    lock.wait().expect("psql");
+    let list = env
+        .client(&token)
+        .list_entries()
+        .send()
+        .await
+        .expect("served again once the lock is gone");
+    assert!(list.into_inner().data.is_empty());
+}
+
+#[tokio::test]
+async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
+    let world = crate::list::World::unthrottled().await;
+    world.fill_the_list().await;
+    // A row this version cannot read (as a newer version's write might be),
+    // last in the list's order so the body is well under way when it comes.
+    psql(
+        &world.env.database_url,
+        "ALTER TABLE list_entries DROP CONSTRAINT list_entries_status_check; \
+         UPDATE list_entries SET status = 'rewatching', updated_at = '2001-01-01Z' \
+         WHERE id = (SELECT min(id) FROM list_entries)",
+    );
+    let response = world.get_list().await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.bytes().await;
+    assert!(
+        body.is_err(),
+        "a failed list must not end like a complete one: {:?}",
+        body.map(|b| b.len())
+    );
+    let log = world.env.server.log_text();
+    assert!(
+        log.contains("GET /list: the body was cut short"),
+        "the failure is logged: {log}"
+    );
+    // The connection went back to the pool in a usable state.
+    let user = world
+        .env
+        .client(&world.token)
+        .user_view()
+        .send()
+        .await
+        .expect("the server goes on serving");
+    assert_eq!(user.status().as_u16(), 200);
 }
 
 #[tokio::test]

@@ -82,6 +82,35 @@ impl World {
         (status, json)
     }
 
+    /// Puts every demo anime on the list with the longest notes allowed
+    /// (2,000 characters): a `GET /list` body of about 420 KB, longer than
+    /// the server's streaming chunk (256 KiB). Returns the entry count.
+    pub async fn fill_the_list(&self) -> usize {
+        let catalog: Value = serde_json::from_slice(
+            &std::fs::read(anitrack_conformance::harness::demo_catalog()).expect("demo catalog"),
+        )
+        .expect("demo catalog JSON");
+        let media = catalog["data"]["Page"]["media"].as_array().expect("media");
+        for (n, anime) in media.iter().enumerate() {
+            let id = self.anime(anime["id"].as_i64().expect("AniList id")).await;
+            let notes = format!("{n:04} {}", "long notes ".repeat(200))[..2000].to_string();
+            self.add(json!({"anime_id": id, "status": "plan_to_watch", "notes": notes}))
+                .await;
+        }
+        media.len()
+    }
+
+    /// `GET /list` over raw HTTP, for its headers and body as sent.
+    pub async fn get_list(&self) -> reqwest::Response {
+        self.env
+            .http
+            .get(self.env.url("/api/v1/list"))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("the head of GET /list arrives")
+    }
+
     pub async fn add(&self, body: Value) -> Value {
         let (status, entry) = self.call("POST", "/api/v1/list", Some(body.clone())).await;
         assert_eq!(status, 201, "{body} -> {entry}");
@@ -449,6 +478,58 @@ async fn updated_at_moves_only_on_an_effective_change_and_orders_the_list() {
             invalid(json!({"status": ["The selected status is invalid."]}))
         )
     );
+}
+
+#[tokio::test]
+async fn a_list_several_chunks_long_arrives_complete_and_in_order() {
+    let world = World::unthrottled().await;
+    let count = world.fill_the_list().await;
+    let response = world.get_list().await;
+    assert_eq!(response.status().as_u16(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/json");
+    // Streamed, not buffered: the length is not known when the head leaves.
+    assert_eq!(headers["transfer-encoding"], "chunked");
+    assert!(headers.get("content-length").is_none());
+    let body = response.bytes().await.expect("the whole body");
+    assert!(body.len() > 400_000, "{} bytes", body.len());
+    let list: Value = serde_json::from_slice(&body).expect("one JSON document");
+    assert_eq!(keys(&list), ["data"]);
+    let entries = list["data"].as_array().expect("data");
+    assert_eq!(entries.len(), count);
+
+    // Newest update first, ties by id descending (RFC 3339 UTC timestamps
+    // order as text).
+    let order = |e: &Value| {
+        (
+            e["updated_at"].as_str().expect("updated_at").to_string(),
+            e["id"].as_i64().expect("id"),
+        )
+    };
+    for pair in entries.windows(2) {
+        assert!(order(&pair[0]) > order(&pair[1]), "{:?}", order(&pair[1]));
+    }
+    // Each streamed entry is exactly what the single-entry read returns.
+    for entry in entries {
+        let (status, single) = world
+            .call(
+                "GET",
+                &format!("/api/v1/list/anime/{}", entry["anime_id"]),
+                None,
+            )
+            .await;
+        assert_eq!((status, &single), (200, entry));
+    }
+    // And the generated client reads it like any other response.
+    let typed = world
+        .env
+        .client(&world.token)
+        .list_entries()
+        .send()
+        .await
+        .expect("typed list")
+        .into_inner();
+    assert_eq!(typed.data.len(), count);
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 use anitrack_spec::types::ListStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
+use tokio_postgres::RowStream;
+use tokio_postgres::types::ToSql;
 
 use super::DbError;
 
@@ -49,7 +51,7 @@ fn live() -> String {
     )
 }
 
-fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
+pub fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
     let status: String = row.get("status");
     let status = ListStatus::parse(&status)
         .ok_or_else(|| DbError::Unexpected(format!("status {status:?}")))?;
@@ -146,12 +148,13 @@ pub async fn insert(
     }
 }
 
-/// The account's live entries, newest update first, optionally by status.
+/// The account's live entries, newest update first, optionally by status,
+/// as rows arrive from the server (decode each with [`entry`]).
 pub async fn list(
     db: &impl GenericClient,
     account_id: i64,
     status: Option<ListStatus>,
-) -> Result<Vec<EntryRow>, DbError> {
+) -> Result<RowStream, DbError> {
     let statement = db
         .prepare_cached(&format!(
             "{} AND ($2::text IS NULL OR e.status = $2) ORDER BY e.updated_at DESC, e.id DESC",
@@ -159,11 +162,8 @@ pub async fn list(
         ))
         .await?;
     let status = status.map(ListStatus::as_str);
-    db.query(&statement, &[&account_id, &status])
-        .await?
-        .iter()
-        .map(entry)
-        .collect()
+    let params: [&(dyn ToSql + Sync); 2] = [&account_id, &status];
+    Ok(db.query_raw(&statement, params).await?)
 }
 
 pub async fn for_anime(

@@ -11,7 +11,7 @@ use anitrack_spec::types::{
     Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
     ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
 };
-use anitrack_spec::{AniTrackApi, ApiError, JsonBody, QueryParams, Reply};
+use anitrack_spec::{AniTrackApi, ApiError, JsonBody, QueryParams, Reply, StreamedOk};
 use dropshot::{
     Body, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk, Path, RequestContext,
     UntypedBody,
@@ -200,18 +200,18 @@ impl AniTrackApi for AniTrack {
     async fn list_entries(
         rqctx: RequestContext<ApiContext>,
         query: QueryParams<ListParams>,
-    ) -> Result<Reply<HttpResponseOk<ListEntries>>, ApiError> {
+    ) -> Result<Reply<StreamedOk<ListEntries>>, ApiError> {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
                 let principal = call.authenticate().await?;
-                let data = list::list(
+                let body = list::list(
                     &call.context().db,
                     principal.account.id,
                     query.get("status"),
                 )
                 .await?;
-                Ok(HttpResponseOk(ListEntries { data }))
+                Ok(StreamedOk::new(body))
             })
             .await)
     }

@@ -3,6 +3,7 @@
 mod handlers;
 pub mod limits;
 pub mod request;
+pub mod streaming;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -9,8 +9,14 @@ use chrono::Utc;
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
+use dropshot::Body;
+use futures_util::TryStreamExt as _;
+use tracing::Instrument as _;
+
+use crate::db::DbError;
 use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
+use crate::http::streaming::{DataArray, WriteError};
 use crate::validate::Input;
 
 pub fn to_wire(row: EntryRow) -> ListEntry {
@@ -127,12 +133,14 @@ pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Err
     }
 }
 
-/// `GET /list`, with its `status` filter validated.
-pub async fn list(
-    db: &Pool,
-    account_id: i64,
-    status: Option<&str>,
-) -> Result<Vec<ListEntry>, Error> {
+/// `GET /list`, with its `status` filter validated, as a body that is
+/// written while PostgreSQL still sends rows.
+///
+/// The response starts only once the first row (or the end) has arrived:
+/// PostgreSQL sorts the whole list before it sends a row, so a failing or
+/// timed-out query still gets its proper 5xx. A failure after that cuts the
+/// transfer short (see [`DataArray`]) and is logged with the request id.
+pub async fn list(db: &Pool, account_id: i64, status: Option<&str>) -> Result<Body, Error> {
     let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(text) => match ListStatus::parse(text) {
@@ -145,11 +153,50 @@ pub async fn list(
         },
     };
     let client = db.get().await?;
-    Ok(entries::list(&client, account_id, status)
-        .await?
-        .into_iter()
-        .map(to_wire)
-        .collect())
+    let mut rows = Box::pin(entries::list(&client, account_id, status).await?);
+    let first = rows.try_next().await?;
+    let (mut array, body) = DataArray::open();
+    let rest = async move {
+        // The connection returns to the pool once every row has been read.
+        let _client = client;
+        let mut next = first;
+        while let Some(row) = next {
+            array.push(&to_wire(entries::entry(&row)?))?;
+            next = rows.try_next().await?;
+        }
+        array.close()?;
+        Ok::<_, Unfinished>(())
+    };
+    tokio::spawn(
+        async move {
+            match rest.await {
+                Ok(()) => {}
+                Err(Unfinished::Write(WriteError::ClientGone)) => {
+                    tracing::debug!("GET /list: the client left before the body was complete")
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "GET /list: the body was cut short")
+                }
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+    Ok(body)
+}
+
+/// Why a streamed list stopped before its end.
+#[derive(Debug, thiserror::Error)]
+enum Unfinished {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+impl From<tokio_postgres::Error> for Unfinished {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Unfinished::Db(error.into())
+    }
 }
 
 /// `GET /list/anime/{animeId}`.
