@@ -196,7 +196,7 @@ enum TokenAction {
 
 /// One core fewer than the machine has (at least one): a storm of sign-ins
 /// then always leaves a core to the API's other requests.
-fn default_hash_concurrency() -> usize {
+pub fn default_hash_concurrency() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)

@@ -880,12 +880,11 @@ impl Bench<'_> {
     /// `GET /user` at a fixed rate, quiet and while token issuance runs
     /// at twice its hashing concurrency (so the semaphore is always full).
     fn login_storm(&mut self, server: &Server) -> Result<Vec<Figure>> {
-        let hashing = self.plan.hash_concurrency.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .max(2)
-        });
+        // The server's own default when no --hash-concurrency is passed on.
+        let hashing = self
+            .plan
+            .hash_concurrency
+            .unwrap_or_else(anitrack_server::cli::default_hash_concurrency);
         let connections = 2 * hashing;
         let rate = self.plan.user_rate;
         println!(
