@@ -2471,7 +2471,7 @@ impl Client {
 
     Returns all list entries belonging to the token owner, most-recently-updated first (ties by id, descending), each with a short summary of its anime. `status` filters by one of `watching`, `completed`, `on_hold`, `dropped`, `plan_to_watch`; any other value is 422. Deleted entries never appear.
 
-    The body is sent while it is read from the database (chunked transfer encoding, no `Content-Length`), so large lists start arriving early. Errors found before the first entry are ordinary error responses. If the server fails after that, the transfer is cut off without its final chunk rather than ended early: treat a broken transfer like a 503 and retry; a body that ends normally is always the complete list.
+    The body is sent while it is read from the database (chunked transfer encoding, no `Content-Length`), so large lists start arriving early. Errors found up to the first entry are ordinary error responses. If the server fails after that, it cuts the connection before the end of the body (no final chunk, and the JSON document is incomplete) rather than ending the body early: treat a broken transfer, or a body that does not parse, like a 503 and retry.
 
     Sends a `GET` request to `/api/v1/list`
 

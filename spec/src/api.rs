@@ -186,10 +186,11 @@ pub trait AniTrackApi {
     ///
     /// The body is sent while it is read from the database (chunked transfer
     /// encoding, no `Content-Length`), so large lists start arriving early.
-    /// Errors found before the first entry are ordinary error responses. If
-    /// the server fails after that, the transfer is cut off without its
-    /// final chunk rather than ended early: treat a broken transfer like a
-    /// 503 and retry; a body that ends normally is always the complete list.
+    /// Errors found up to the first entry are ordinary error responses. If
+    /// the server fails after that, it cuts the connection before the end
+    /// of the body (no final chunk, and the JSON document is incomplete)
+    /// rather than ending the body early: treat a broken transfer, or a body
+    /// that does not parse, like a 503 and retry.
     #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entries(
         rqctx: RequestContext<Self::Context>,

@@ -252,7 +252,7 @@ fn psql(database_url: &str, sql: &str) {
 }
 
 #[tokio::test]
-async fn a_list_blocked_before_its_first_row_is_still_a_json_503() {
+async fn a_list_blocked_in_the_database_is_still_a_json_503() {
     let env = TestEnv::start_configured(Catalog::Empty, &REQUEST_TIMEOUT_700_MS).await;
     let token = env.user_with_token("blocked-list@example.test").await;
     let mut lock = lock_table(&env.database_url, "list_entries", Duration::from_secs(2));
@@ -278,18 +278,27 @@ async fn a_list_blocked_before_its_first_row_is_still_a_json_503() {
     assert!(list.into_inner().data.is_empty());
 }
 
+/// Makes the account's oldest entry one this version cannot read (a status
+/// a newer version might write) and moves it to `updated_at`, which puts it
+/// first or last in the list's order.
+fn make_one_entry_unreadable(database_url: &str, updated_at: &str) {
+    psql(
+        database_url,
+        &format!(
+            "ALTER TABLE list_entries DROP CONSTRAINT list_entries_status_check; \
+             UPDATE list_entries SET status = 'rewatching', updated_at = '{updated_at}' \
+             WHERE id = (SELECT min(id) FROM list_entries)"
+        ),
+    );
+}
+
 #[tokio::test]
 async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
-    let world = crate::list::World::unthrottled().await;
+    // One pool connection: the requests after the failure must reuse it.
+    let world = crate::list::World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
     world.fill_the_list().await;
-    // A row this version cannot read (as a newer version's write might be),
-    // last in the list's order so the body is well under way when it comes.
-    psql(
-        &world.env.database_url,
-        "ALTER TABLE list_entries DROP CONSTRAINT list_entries_status_check; \
-         UPDATE list_entries SET status = 'rewatching', updated_at = '2001-01-01Z' \
-         WHERE id = (SELECT min(id) FROM list_entries)",
-    );
+    // Last in order, so the body is well under way when the bad row comes.
+    make_one_entry_unreadable(&world.env.database_url, "2001-01-01Z");
     let response = world.get_list().await;
     assert_eq!(response.status().as_u16(), 200);
     let body = response.bytes().await;
@@ -303,7 +312,8 @@ async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
         log.contains("GET /list: the body was cut short"),
         "the failure is logged: {log}"
     );
-    // The connection went back to the pool in a usable state.
+    // The only pool connection is usable again, for other requests and for
+    // the same list (which fails the same way, not worse).
     let user = world
         .env
         .client(&world.token)
@@ -312,6 +322,26 @@ async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
         .await
         .expect("the server goes on serving");
     assert_eq!(user.status().as_u16(), 200);
+    let again = world.get_list().await;
+    assert_eq!(again.status().as_u16(), 200);
+    assert!(again.bytes().await.is_err());
+}
+
+#[tokio::test]
+async fn a_list_whose_first_entry_cannot_be_read_is_a_json_500() {
+    let world = crate::list::World::unthrottled().await;
+    for anilist_id in [crate::list::DEMON_SLAYER, crate::list::FMAB] {
+        let anime = world.anime(anilist_id).await;
+        world
+            .add(json!({"anime_id": anime, "status": "watching"}))
+            .await;
+    }
+    // First in order: nothing has been sent when it fails.
+    make_one_entry_unreadable(&world.env.database_url, "2999-01-01Z");
+    assert_eq!(
+        status_json(world.get_list().await).await,
+        (500, json!({"message": "Server Error"}))
+    );
 }
 
 #[tokio::test]

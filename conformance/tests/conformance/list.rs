@@ -26,7 +26,7 @@ impl World {
         Self::with_env(&[("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000")]).await
     }
 
-    async fn with_env(server_env: &[(&str, &str)]) -> World {
+    pub async fn with_env(server_env: &[(&str, &str)]) -> World {
         let env =
             TestEnv::start_configured(anitrack_conformance::harness::Catalog::Demo, server_env)
                 .await;

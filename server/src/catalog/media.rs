@@ -126,6 +126,13 @@ pub struct Record {
     pub studios: Vec<StudioCredit>,
 }
 
+/// Byte limits that keep the list's covering index (`anime_list_summary`:
+/// slug, title and cover URL; migration V6) far under PostgreSQL's btree
+/// limit of 2,704 bytes per entry, so one odd record cannot fail a write.
+/// Real AniList romaji titles stay under 200 bytes, cover URLs near 100.
+const MAX_TITLE_BYTES: usize = 500;
+const MAX_COVER_URL_BYTES: usize = 1000;
+
 fn clean(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
@@ -174,6 +181,11 @@ impl TryFrom<Media> for Record {
             return Err(format!("id {} is not a positive integer", media.id));
         }
         let title = clean(media.title.romaji).ok_or("title.romaji is missing")?;
+        if title.len() > MAX_TITLE_BYTES {
+            return Err(format!(
+                "title.romaji is longer than {MAX_TITLE_BYTES} bytes"
+            ));
+        }
         if media.episodes.is_some_and(|e| e < 0) {
             return Err("episodes is negative".into());
         }
@@ -214,6 +226,14 @@ impl TryFrom<Media> for Record {
         let cover = media
             .cover_image
             .and_then(|c| clean(c.extra_large).or(clean(c.large)).or(clean(c.medium)));
+        if cover
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_COVER_URL_BYTES)
+        {
+            return Err(format!(
+                "coverImage URL is longer than {MAX_COVER_URL_BYTES} bytes"
+            ));
+        }
         Ok(Record {
             anilist_id: media.id,
             mal_id: media.id_mal.filter(|id| *id > 0),
@@ -383,6 +403,18 @@ mod tests {
         let mut value = demon_slayer();
         value["episodes"] = json!(-1);
         assert_eq!(media(value).unwrap_err(), "episodes is negative");
+        let mut value = demon_slayer();
+        value["title"]["romaji"] = json!("鬼".repeat(167));
+        assert_eq!(
+            media(value).unwrap_err(),
+            "title.romaji is longer than 500 bytes"
+        );
+        let mut value = demon_slayer();
+        value["coverImage"]["large"] = json!(format!("https://example.test/{}", "x".repeat(1000)));
+        assert_eq!(
+            media(value).unwrap_err(),
+            "coverImage URL is longer than 1000 bytes"
+        );
     }
 
     #[test]

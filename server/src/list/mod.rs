@@ -154,34 +154,54 @@ pub async fn list(db: &Pool, account_id: i64, status: Option<&str>) -> Result<Bo
     };
     let client = db.get().await?;
     let mut rows = Box::pin(entries::list(&client, account_id, status).await?);
-    let first = rows.try_next().await?;
     let (mut array, body) = DataArray::open();
-    let rest = async move {
-        // The connection returns to the pool once every row has been read.
-        let _client = client;
-        let mut next = first;
-        while let Some(row) = next {
-            array.push(&to_wire(entries::entry(&row)?))?;
-            next = rows.try_next().await?;
-        }
-        array.close()?;
-        Ok::<_, Unfinished>(())
+    let unexpected = |e: WriteError| Error::Db(DbError::Unexpected(e.to_string()));
+    // The first entry is read and decoded before the answer starts. A
+    // finished RowStream must not be polled again (it reports the closed
+    // channel as an error), so an empty list ends here.
+    let Some(row) = rows.try_next().await? else {
+        array.close().map_err(unexpected)?;
+        return Ok(body);
     };
+    array
+        .push(&to_wire(entries::entry(&row)?))
+        .map_err(unexpected)?;
     tokio::spawn(
         async move {
-            match rest.await {
-                Ok(()) => {}
+            match write_rest(&mut array, rows.as_mut()).await {
+                Ok(()) => {
+                    if array.close().is_err() {
+                        tracing::debug!("GET /list: the client left before the body was complete");
+                    }
+                    return;
+                }
                 Err(Unfinished::Write(WriteError::ClientGone)) => {
                     tracing::debug!("GET /list: the client left before the body was complete")
                 }
-                Err(error) => {
-                    tracing::error!(error = %error, "GET /list: the body was cut short")
-                }
+                // Logged before `array` drops and cuts the transfer, so the
+                // line is written by the time the client sees the cut.
+                Err(error) => tracing::error!(error = %error, "GET /list: the body was cut short"),
             }
+            drop(array);
+            // Read what is left so the connection goes back to the pool idle,
+            // not with the rest of a result ahead of its next query.
+            while let Ok(Some(_)) = rows.try_next().await {}
+            drop(client);
         }
         .instrument(tracing::Span::current()),
     );
     Ok(body)
+}
+
+/// Writes the rows after the first, as they arrive.
+async fn write_rest(
+    array: &mut DataArray,
+    mut rows: std::pin::Pin<&mut tokio_postgres::RowStream>,
+) -> Result<(), Unfinished> {
+    while let Some(row) = rows.try_next().await? {
+        array.push(&to_wire(entries::entry(&row)?))?;
+    }
+    Ok(())
 }
 
 /// Why a streamed list stopped before its end.
