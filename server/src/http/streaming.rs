@@ -26,6 +26,9 @@ use tokio::sync::mpsc;
 /// stall), with 256 KiB p90 20 ms (wrk, one connection).
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// The first buffer's starting capacity, about 30 entries; it grows as needed.
+const FIRST_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Ends a body that could not be completed. hyper then drops the connection
 /// without the final chunk, so the client sees a broken transfer, not a
 /// truncated document that parses.
@@ -64,7 +67,9 @@ impl DataArray {
         let (sender, receiver) = mpsc::unbounded_channel();
         let mut writer = DataArray {
             sender,
-            buffer: new_buffer(),
+            // Most lists are far smaller than a chunk: start small and let
+            // the first chunk grow; later chunks get their full size at once.
+            buffer: Vec::with_capacity(FIRST_BUFFER_BYTES),
             items: 0,
             closed: false,
         };
