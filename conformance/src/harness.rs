@@ -462,6 +462,26 @@ impl TestEnv {
         out.stdout.lines().last().unwrap_or_default().to_string()
     }
 
+    /// Runs `sql` against this test's database as the cluster's superuser,
+    /// outside the server (to age rows, break them, or change the schema).
+    pub fn psql(&self, sql: &str) {
+        let status = std::process::Command::new("psql")
+            .args([
+                self.database_url.as_str(),
+                "-Xq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .stdout(Stdio::null())
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "psql failed ({status:?}): {sql}"
+        );
+    }
+
     /// An account with API access and a token for it.
     pub async fn user_with_token(&self, email: &str) -> String {
         self.create_user(email, "Test User", true).await;

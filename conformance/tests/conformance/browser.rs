@@ -430,13 +430,6 @@ async fn sessions_end_when_idle_and_at_their_absolute_expiry() {
     let env = TestEnv::start_with(Catalog::Empty).await;
     env.create_user("expiry@example.test", "Expiry", true).await;
     let base = env.server.base_url();
-    let psql = |sql: &str| {
-        let status = Command::new("psql")
-            .args([env.database_url.as_str(), "-Xqc", sql])
-            .status()
-            .expect("psql");
-        assert!(status.success(), "{sql}");
-    };
     let browser = Browser::start().await;
     for expire in [
         // Idle for longer than the 2 h idle expiry...
@@ -448,14 +441,14 @@ async fn sessions_end_when_idle_and_at_their_absolute_expiry() {
             .sign_in(&base, "expiry@example.test", PASSWORD)
             .await;
         browser.arrive("/settings/tokens").await;
-        psql(expire);
+        env.psql(expire);
         browser
             .client
             .goto(&format!("{base}/settings/tokens"))
             .await
             .expect("goto");
         browser.arrive("/login").await;
-        psql("DELETE FROM web_sessions");
+        env.psql("DELETE FROM web_sessions");
     }
     browser.close().await;
 }

@@ -241,16 +241,6 @@ async fn a_request_over_the_request_timeout_is_503() {
     println!("fault: request timeout 700 ms: a blocked request got 503 after {took:.1?}");
 }
 
-/// Runs `sql` as the cluster's superuser, outside the server.
-fn psql(database_url: &str, sql: &str) {
-    let status = std::process::Command::new("psql")
-        .args([database_url, "-Xq", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("psql");
-    assert!(status.success(), "psql failed: {sql}");
-}
-
 #[tokio::test]
 async fn a_list_blocked_in_the_database_is_still_a_json_503() {
     let env = TestEnv::start_configured(Catalog::Empty, &REQUEST_TIMEOUT_700_MS).await;
@@ -281,15 +271,12 @@ async fn a_list_blocked_in_the_database_is_still_a_json_503() {
 /// Makes the account's oldest entry one this version cannot read (a status
 /// a newer version might write) and moves it to `updated_at`, which puts it
 /// first or last in the list's order.
-fn make_one_entry_unreadable(database_url: &str, updated_at: &str) {
-    psql(
-        database_url,
-        &format!(
-            "ALTER TABLE list_entries DROP CONSTRAINT list_entries_status_check; \
+fn make_one_entry_unreadable(env: &TestEnv, updated_at: &str) {
+    env.psql(&format!(
+        "ALTER TABLE list_entries DROP CONSTRAINT list_entries_status_check; \
              UPDATE list_entries SET status = 'rewatching', updated_at = '{updated_at}' \
              WHERE id = (SELECT min(id) FROM list_entries)"
-        ),
-    );
+    ));
 }
 
 #[tokio::test]
@@ -298,7 +285,7 @@ async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
     let world = crate::list::World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
     world.fill_the_list().await;
     // Last in order, so the body is well under way when the bad row comes.
-    make_one_entry_unreadable(&world.env.database_url, "2001-01-01Z");
+    make_one_entry_unreadable(&world.env, "2001-01-01Z");
     let response = world.get_list().await;
     assert_eq!(response.status().as_u16(), 200);
     let body = response.bytes().await;
@@ -337,7 +324,7 @@ async fn a_list_whose_first_entry_cannot_be_read_is_a_json_500() {
             .await;
     }
     // First in order: nothing has been sent when it fails.
-    make_one_entry_unreadable(&world.env.database_url, "2999-01-01Z");
+    make_one_entry_unreadable(&world.env, "2999-01-01Z");
     assert_eq!(
         status_json(world.get_list().await).await,
         (500, json!({"message": "Server Error"}))
