@@ -17,6 +17,8 @@ mod cli;
 mod errors;
 #[path = "conformance/faults.rs"]
 mod faults;
+#[path = "conformance/hostile/mod.rs"]
+mod hostile;
 #[path = "conformance/list.rs"]
 pub mod list;
 #[path = "conformance/properties.rs"]
