@@ -9,9 +9,12 @@ use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
 use crate::auth::password::{self, Passwords};
+use crate::auth::throttle::Throttle;
 use crate::db::{self, PoolSettings, accounts};
 use crate::http::{self as web, ApiContext};
+use crate::list::streams::Streams;
 use crate::validate::is_plausible_email;
+use crate::web::CookieKey;
 
 #[derive(Parser)]
 #[command(
@@ -152,6 +155,24 @@ struct ServeArgs {
     /// of milliseconds); further sign-ins queue.
     #[arg(long, env = "ANITRACK_HASH_CONCURRENCY", default_value_t = default_hash_concurrency())]
     hash_concurrency: usize,
+    /// Longest a statement waits for a row lock, in milliseconds; past it
+    /// the request is answered 503 with Retry-After.
+    #[arg(long, env = "ANITRACK_DB_LOCK_TIMEOUT_MS", default_value_t = 1_000)]
+    db_lock_timeout_ms: u64,
+    /// Send the settings page's cookies without `Secure` and the `__Host-`
+    /// prefix. Browsers drop `Secure` cookies on plain HTTP (except to
+    /// localhost), so this is for local development over http:// only
+    /// (`cargo xtask dev` sets it); never behind a public address.
+    #[arg(long, env = "ANITRACK_INSECURE_COOKIES")]
+    insecure_cookies: bool,
+    /// How long a client reading GET /list may take no data before the
+    /// transfer is cut and its database connection freed, in milliseconds.
+    #[arg(
+        long,
+        env = "ANITRACK_STREAM_STALL_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    stream_stall_timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -328,16 +349,33 @@ async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
             max_size: args.db_pool_size.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
+            lock_timeout: Duration::from_millis(args.db_lock_timeout_ms),
             ..Default::default()
         },
     )?;
     let passwords = Passwords::new(args.hash_concurrency).await?;
+    let cookie_key = CookieKey::load(&pool)
+        .await
+        .context("reading the cookie-signing key")?;
+    // A quarter of the pool at most looks up tokens this instance has not
+    // seen authenticate lately (see auth::throttle).
+    let throttle = Throttle::new(
+        args.db_pool_size.max(1) / 4,
+        Duration::from_millis(args.db_acquire_timeout_ms),
+    );
+    // Streamed lists may hold half the pool at most (see list::streams).
+    let streams = Streams::new(
+        args.db_pool_size.max(1) / 2,
+        Duration::from_millis(args.db_acquire_timeout_ms),
+        Duration::from_millis(args.stream_stall_timeout_ms),
+    );
     let settings = web::Settings {
         rate_limit_per_minute: args.rate_limit_per_minute,
         token_rate_limit_per_minute: args.token_rate_limit_per_minute,
         trusted_proxies: args.trusted_proxies,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
+        insecure_cookies: args.insecure_cookies,
     };
     web::serve(
         args.bind,
@@ -345,6 +383,9 @@ async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
             db: pool,
             passwords,
             settings,
+            throttle,
+            cookie_key,
+            streams,
         },
     )
     .await

@@ -9,6 +9,9 @@ use crate::db::DbError;
 /// Seconds a client should wait before retrying while the database is down:
 /// about the pool's acquire timeout.
 const RETRY_AFTER_UNAVAILABLE_SECS: u32 = 2;
+/// Seconds to wait when a bounded queue (hashing slots, the unfamiliar-token
+/// lane) was full: such a queue drains within about a second.
+const RETRY_AFTER_BUSY_SECS: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +25,9 @@ pub enum Error {
     TooManyAttempts,
     #[error("the request took longer than the request timeout")]
     Timeout,
+    /// A bounded resource stayed full (a lane of the pool): 503, retry soon.
+    #[error("busy: {0}")]
+    Busy(&'static str),
     #[error("validation failed")]
     Invalid(FieldErrors),
     #[error(transparent)]
@@ -62,7 +68,11 @@ impl From<Error> for ApiError {
             Error::Db(db) if db.is_unavailable() => {
                 ApiError::unavailable(db, RETRY_AFTER_UNAVAILABLE_SECS)
             }
+            Error::Busy(what) => ApiError::unavailable(what, RETRY_AFTER_BUSY_SECS),
             Error::Db(db) => ApiError::internal(db),
+            Error::Password(PasswordError::Busy) => {
+                ApiError::unavailable(PasswordError::Busy, RETRY_AFTER_BUSY_SECS)
+            }
             Error::Password(e) => ApiError::internal(e),
         }
     }

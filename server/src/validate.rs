@@ -11,6 +11,41 @@ use anitrack_spec::error::FieldErrors;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
+/// What kind of text a field holds, for [`forbidden_character`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextKind {
+    /// One line: names, tags, emails, search terms, slugs.
+    Line,
+    /// Free text that may span lines (notes): tab, LF and CR are allowed.
+    Multiline,
+    /// A password: kept exactly as sent, only NUL is refused.
+    Secret,
+}
+
+/// The first character a field of this kind must not contain, if any.
+///
+/// PostgreSQL cannot store NUL in `text` at all (it would be a 500), and no
+/// other C0/C1 control character or DEL has a meaning in a name, tag or
+/// email; in such values they only serve to forge what a page or a log line
+/// shows. Passwords are never stored as text, so only NUL (which some
+/// clients truncate at) is refused there. This is the one home of the rule:
+/// bodies, query strings, paths and forms all ask it.
+pub fn forbidden_character(text: &str, kind: TextKind) -> Option<char> {
+    text.chars().find(|&c| match kind {
+        TextKind::Secret => c == '\0',
+        TextKind::Multiline => c.is_control() && !matches!(c, '\t' | '\n' | '\r'),
+        TextKind::Line => c.is_control(),
+    })
+}
+
+/// The message for a field holding a character [`forbidden_character`] refuses.
+pub fn control_character_message(field: &str) -> String {
+    format!(
+        "The {} field must not contain control characters.",
+        label(field)
+    )
+}
+
 /// One field of a body: not sent, sent as `null`, or sent with a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Field<T> {
@@ -179,6 +214,9 @@ impl Input {
                 let text = text.trim();
                 if text.is_empty() {
                     Field::Null
+                } else if forbidden_character(text, TextKind::Multiline).is_some() {
+                    self.errors.add(field, control_character_message(field));
+                    Field::Absent
                 } else if text.chars().count() > max {
                     self.errors.add(
                         field,
@@ -199,21 +237,21 @@ impl Input {
 
     /// A required string, trimmed, at most `max` characters.
     pub fn required_string(&mut self, field: &str, max: usize) -> Option<String> {
-        self.string(field, max, true, true)
+        self.string(field, max, TextKind::Line)
     }
 
     /// A required string kept exactly as sent (passwords).
     pub fn required_secret(&mut self, field: &str, max: usize) -> Option<String> {
-        self.string(field, max, true, false)
+        self.string(field, max, TextKind::Secret)
     }
 
-    fn string(&mut self, field: &str, max: usize, required: bool, trim: bool) -> Option<String> {
+    /// A required string of `kind`; all but secrets are trimmed.
+    fn string(&mut self, field: &str, max: usize, kind: TextKind) -> Option<String> {
         let name = label(field);
+        let trim = kind != TextKind::Secret;
         let Some(value) = self.present(field, trim) else {
-            if required {
-                self.errors
-                    .add(field, format!("The {name} field is required."));
-            }
+            self.errors
+                .add(field, format!("The {name} field is required."));
             return None;
         };
         let Value::String(text) = value else {
@@ -226,6 +264,10 @@ impl Input {
         } else {
             text.clone()
         };
+        if forbidden_character(&text, kind).is_some() {
+            self.errors.add(field, control_character_message(field));
+            return None;
+        }
         if text.chars().count() > max {
             self.errors.add(
                 field,
@@ -236,19 +278,35 @@ impl Input {
         Some(text)
     }
 
-    /// A required email address (at most 255 characters).
+    /// A required email address: one line, at most [`EMAIL_MAX`]
+    /// characters, of a plausible shape.
     pub fn required_email(&mut self, field: &str) -> Option<String> {
-        let email = self.required_string(field, 255)?;
+        let email = self.required_string(field, EMAIL_MAX)?;
         if is_plausible_email(&email) {
             Some(email)
         } else {
-            self.errors.add(
-                field,
-                format!("The {} field must be a valid email address.", label(field)),
-            );
+            self.errors.add(field, email_shape_message(field));
             None
         }
     }
+}
+
+/// Longest email address accepted anywhere (RFC 5321's path limit is 256
+/// octets including the angle brackets).
+pub const EMAIL_MAX: usize = 255;
+
+fn email_shape_message(field: &str) -> String {
+    format!("The {} field must be a valid email address.", label(field))
+}
+
+/// An email from anywhere (a JSON body or a form): trimmed, one line, at
+/// most [`EMAIL_MAX`] characters, plausible. Every sign-in checks this
+/// before the address becomes a throttle key or reaches the database.
+pub fn email(raw: &str) -> Result<String, String> {
+    let mut input = Input::new(serde_json::json!({ "email": raw }));
+    input
+        .required_email("email")
+        .ok_or_else(|| input.errors.first_message().unwrap_or_default())
 }
 
 /// `local@domain` with no whitespace or control characters, a non-empty
@@ -423,6 +481,10 @@ impl<'a> QueryInput<'a> {
     /// An optional string of at most `max` characters.
     pub fn string(&mut self, field: &str, max: usize) -> Option<String> {
         let raw = self.value(field)?;
+        if forbidden_character(&raw, TextKind::Line).is_some() {
+            self.errors.add(field, control_character_message(field));
+            return None;
+        }
         if raw.chars().count() > max {
             self.errors.add(
                 field,

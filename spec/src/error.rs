@@ -59,6 +59,12 @@ impl FieldErrors {
         self.0.contains_key(field)
     }
 
+    /// The first message of the first failing field, for a single-field
+    /// form that shows one sentence.
+    pub fn first_message(&self) -> Option<String> {
+        self.0.values().flat_map(|m| m.first()).next().cloned()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

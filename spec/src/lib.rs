@@ -11,6 +11,7 @@ pub mod api;
 pub mod document;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod reply;
 pub mod routes;
 pub mod streamed;

@@ -54,7 +54,7 @@ impl From<DateTime<Utc>> for Timestamp {
 /// `email` required, a string, a valid address, at most 255 characters;
 /// `password` required, a string; `device_name` required, a string, at most
 /// 120 characters. A field of the wrong JSON type is a 422 on that field.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 pub struct TokenIssueRequest {
     /// The account's email address.
     pub email: String,
@@ -67,7 +67,7 @@ pub struct TokenIssueRequest {
 
 /// A freshly issued token. The plain-text `token` appears in this response
 /// only; AniTrack stores just its SHA-256 hash. Store it securely.
-#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 pub struct NewToken {
     /// Token id, as listed by `GET /auth/tokens` and revoked by
     /// `DELETE /auth/tokens/{id}`.
@@ -407,4 +407,54 @@ pub struct ListEntryPatch {
 pub struct Health {
     /// `ok` (process up) or `ready` (database reachable, migrations current).
     pub status: String,
+}
+
+/// What `Debug` prints in place of a password or a token, so that neither
+/// reaches a log line or a panic message.
+pub const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for TokenIssueRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssueRequest")
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("device_name", &self.device_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("token", &REDACTED)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_a_password_or_a_token() {
+        let request = TokenIssueRequest {
+            email: "a@b.c".into(),
+            password: "hunter2-secret".into(),
+            device_name: "cli".into(),
+        };
+        let printed = format!("{request:?}");
+        assert!(!printed.contains("hunter2-secret"), "{printed}");
+        assert!(printed.contains("a@b.c") && printed.contains(REDACTED));
+        let token = NewToken {
+            id: 1,
+            name: "cli".into(),
+            token: "atk_plaintextplaintext".into(),
+            created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.into(),
+        };
+        let printed = format!("{token:?}");
+        assert!(!printed.contains("atk_plaintext"), "{printed}");
+    }
 }

@@ -1,5 +1,6 @@
 //! `POST /auth/token`: credentials for a token.
 
+use anitrack_spec::limits::TOKENS_ACTIVE_MAX;
 use anitrack_spec::types::TokenIssueRequest;
 use serde_json::Value;
 
@@ -64,28 +65,55 @@ pub async fn check_credentials(
     }
 }
 
-/// Checks the credentials and mints a token; the API-access flag is only
-/// revealed to someone who knows the password.
-pub async fn issue(
+/// Checks the credentials; the API-access flag is only revealed to someone
+/// who knows the password. The caller then counts the creation against the
+/// account's hourly budget and mints with [`mint_for`].
+pub async fn sign_in_for_token(
     db: &deadpool_postgres::Pool,
     passwords: &Passwords,
-    request: TokenIssueRequest,
-) -> Result<(Token, String), Error> {
-    let account = check_credentials(db, passwords, &request.email, request.password).await?;
+    request: &TokenIssueRequest,
+) -> Result<Account, Error> {
+    let account =
+        check_credentials(db, passwords, &request.email, request.password.clone()).await?;
     if !account.api_access {
         return Err(Error::ApiAccessDisabled);
     }
-    mint_for(db, account.id, &request.device_name).await
+    Ok(account)
 }
 
-/// Mints and stores a token for an account; returns it with its plain text.
+/// The message (on `device_name`) when the account holds the most tokens
+/// it may.
+pub fn too_many_tokens() -> String {
+    format!(
+        "This account already has {TOKENS_ACTIVE_MAX} active tokens, the most it may hold. \
+         Revoke one you no longer use, then try again."
+    )
+}
+
+/// Mints and stores a token for an account, within the account's cap of
+/// active tokens (else a 422 on `device_name`); returns it with its plain
+/// text. Creation rate limits are the caller's (the operator CLI has none).
 pub async fn mint_for(
     db: &deadpool_postgres::Pool,
     account_id: i64,
     name: &str,
 ) -> Result<(Token, String), Error> {
     let minted = token::mint();
-    let client = db.get().await?;
-    let stored = tokens::insert(&client, account_id, name, &minted.hash).await?;
-    Ok((stored, minted.plain))
+    let mut client = db.get().await?;
+    let stored = tokens::insert_capped(
+        &mut client,
+        account_id,
+        name,
+        &minted.hash,
+        i64::from(TOKENS_ACTIVE_MAX),
+    )
+    .await?;
+    match stored {
+        Some(stored) => Ok((stored, minted.plain)),
+        None => {
+            let mut errors = anitrack_spec::error::FieldErrors::new();
+            errors.add("device_name", too_many_tokens());
+            Err(Error::Invalid(errors))
+        }
+    }
 }

@@ -24,7 +24,16 @@ pub enum PasswordError {
     Hash(String),
     #[error("password hashing task failed: {0}")]
     Task(String),
+    /// Every hashing slot stayed taken for [`HASH_WAIT`]: answer 503.
+    #[error("every password-hashing slot is busy")]
+    Busy,
 }
+
+/// Longest a sign-in waits for a hashing slot. Past it the answer is a 503
+/// with `Retry-After`, so a storm of sign-ins queues for about a second,
+/// never until the request timeout, and a real sign-in is answered within
+/// this wait plus one hash.
+pub const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn argon2() -> Result<Argon2<'static>, PasswordError> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
@@ -81,23 +90,45 @@ impl Passwords {
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when
-    /// there is no account; the latter always answers false.
+    /// there is no account; the latter always answers false. Waits at most
+    /// [`HASH_WAIT`] for a slot ([`PasswordError::Busy`] then).
     pub async fn verify(
         &self,
         password: String,
         stored: Option<String>,
     ) -> Result<bool, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
+        self.verify_waiting(password, stored, HASH_WAIT).await
+    }
+
+    async fn verify_waiting(
+        &self,
+        password: String,
+        stored: Option<String>,
+        wait: std::time::Duration,
+    ) -> Result<bool, PasswordError> {
+        let permit = tokio::time::timeout(wait, self.permits.clone().acquire_owned())
             .await
+            .map_err(|_| PasswordError::Busy)?
             .map_err(|e| PasswordError::Task(e.to_string()))?;
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
-        let verified = tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
-            .await
-            .map_err(|e| PasswordError::Task(e.to_string()))?;
+        // The slot travels with the hash: if this request is dropped (its
+        // timeout, a client gone), the hash still runs to its end on the
+        // blocking pool and keeps the slot until then, so slots are never
+        // oversubscribed.
+        let verified = tokio::task::spawn_blocking(move || {
+            let verified = verify_blocking(&password, &phc);
+            drop(permit);
+            verified
+        })
+        .await
+        .map_err(|e| PasswordError::Task(e.to_string()))?;
         Ok(known && verified)
+    }
+
+    /// Hashing slots free right now.
+    pub fn free_slots(&self) -> usize {
+        self.permits.available_permits()
     }
 }
 
@@ -107,6 +138,8 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -116,6 +149,42 @@ mod tests {
         assert!(verify_blocking("correct horse", &phc));
         assert!(!verify_blocking("Correct horse", &phc));
         assert!(!verify_blocking("correct horse", "not a phc string"));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_slot_is_bounded() {
+        let passwords = Passwords::new(1).await.unwrap();
+        let phc = hash_blocking("secret").unwrap();
+        let held = passwords.permits.clone().acquire_owned().await.unwrap();
+        let waited = passwords
+            .verify_waiting(
+                "secret".into(),
+                Some(phc.clone()),
+                Duration::from_millis(50),
+            )
+            .await;
+        assert!(matches!(waited, Err(PasswordError::Busy)), "{waited:?}");
+        drop(held);
+        assert!(passwords.verify("secret".into(), Some(phc)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_hash_keeps_its_slot_until_it_finishes() {
+        let passwords = Passwords::new(1).await.unwrap();
+        let phc = hash_blocking("secret").unwrap();
+        // Give up on the request as soon as the hash has started.
+        let abandoned = tokio::time::timeout(
+            Duration::from_millis(1),
+            passwords.verify("secret".into(), Some(phc.clone())),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the hash should still be running");
+        assert_eq!(passwords.free_slots(), 0, "the running hash holds its slot");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while passwords.free_slots() == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(passwords.free_slots(), 1, "the slot is back once it ends");
     }
 
     #[tokio::test]

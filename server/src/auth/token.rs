@@ -26,6 +26,11 @@ impl TokenHash {
         TokenHash(Sha256::digest(token.as_bytes()).into())
     }
 
+    /// Lower-case hex, for keys in this instance's memory.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Constant-time equality, so comparing a candidate against a stored hash
     /// takes the same time wherever they first differ.
     pub fn matches(&self, stored: &[u8]) -> bool {

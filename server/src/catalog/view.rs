@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 
 use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
-use crate::validate::QueryInput;
+use crate::validate::{QueryInput, TextKind, forbidden_character};
 
 /// Default and largest `limit` of `GET /anime`.
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -56,6 +56,10 @@ pub async fn by_anilist_id(db: &Pool, anilist_id: i64) -> Result<Anime, Error> {
 }
 
 pub async fn by_slug(db: &Pool, slug: &str) -> Result<Anime, Error> {
+    // No slug holds a control character; PostgreSQL cannot even compare NUL.
+    if forbidden_character(slug, TextKind::Line).is_some() {
+        return Err(Error::NotFound);
+    }
     let client = db.get().await?;
     anime::by_slug(&client, slug)
         .await?

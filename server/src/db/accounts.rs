@@ -67,7 +67,7 @@ pub async fn find_by_email(
     db: &impl GenericClient,
     email: &str,
 ) -> Result<Option<Account>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE lower(email) = lower($1)");
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE email_key(email) = email_key($1)");
     let statement = db.prepare_cached(&sql).await?;
     Ok(db
         .query_opt(&statement, &[&email])
@@ -80,8 +80,9 @@ pub async fn credentials_by_email(
     db: &impl GenericClient,
     email: &str,
 ) -> Result<Option<Credentials>, DbError> {
-    let sql =
-        format!("SELECT {COLUMNS}, password_hash FROM accounts WHERE lower(email) = lower($1)");
+    let sql = format!(
+        "SELECT {COLUMNS}, password_hash FROM accounts WHERE email_key(email) = email_key($1)"
+    );
     let statement = db.prepare_cached(&sql).await?;
     Ok(db
         .query_opt(&statement, &[&email])
@@ -99,7 +100,7 @@ pub async fn set_api_access(
     enabled: bool,
 ) -> Result<Option<Account>, DbError> {
     let sql = format!(
-        "UPDATE accounts SET api_access = $2, updated_at = now() WHERE lower(email) = lower($1) \
+        "UPDATE accounts SET api_access = $2, updated_at = now() WHERE email_key(email) = email_key($1) \
          RETURNING {COLUMNS}"
     );
     Ok(db

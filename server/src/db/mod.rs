@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod anime;
 pub mod entries;
+pub mod secrets;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -25,6 +26,10 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// Server-side bound on any one statement.
     pub statement_timeout: Duration,
+    /// Longest any statement waits for a row lock (a rate-limit window
+    /// hammered by one key, a list entry written twice at once); past it the
+    /// request is a 503 to retry, not a wait up to the statement timeout.
+    pub lock_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -34,6 +39,7 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(2),
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
+            lock_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -75,6 +81,7 @@ impl DbError {
                 e.is_closed()
                     || e.as_db_error().is_none()
                     || e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+                    || e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
                     || e.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN)
                     || e.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW)
             }
@@ -98,8 +105,9 @@ fn pg_config(url: &str, settings: &PoolSettings) -> Result<tokio_postgres::Confi
     config.connect_timeout(settings.connect_timeout);
     config.application_name("anitrack-server");
     config.options(format!(
-        "-c statement_timeout={}",
-        settings.statement_timeout.as_millis()
+        "-c statement_timeout={} -c lock_timeout={}",
+        settings.statement_timeout.as_millis(),
+        settings.lock_timeout.as_millis()
     ));
     Ok(config)
 }
@@ -131,6 +139,7 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
         url,
         &PoolSettings {
             statement_timeout: Duration::ZERO,
+            lock_timeout: Duration::ZERO,
             ..Default::default()
         },
     )?;

@@ -7,10 +7,19 @@ use super::DbError;
 use super::accounts::Account;
 
 /// A live session and its account.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Session {
     pub account: Account,
     pub csrf_token: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("account", &self.account)
+            .field("csrf_token", &anitrack_spec::types::REDACTED)
+            .finish()
+    }
 }
 
 pub async fn create(

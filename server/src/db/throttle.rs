@@ -25,9 +25,10 @@ pub struct Window {
 /// The upsert that counts a hit on every key `k` of `$KEYS` (a FROM item),
 /// with a window of `$WINDOW` seconds. Used alone (token issuance) and
 /// inside the authentication statement (`db::tokens::authenticate`).
-const HIT: &str = "INSERT INTO rate_limits AS r (key, window_start, hits) \
-    SELECT k, now(), 1 FROM $KEYS \
+const HIT: &str = "INSERT INTO rate_limits AS r (key, window_start, hits, window_secs) \
+    SELECT k, now(), 1, $WINDOW::float8::integer FROM $KEYS \
     ON CONFLICT (key) DO UPDATE SET \
+      window_secs = excluded.window_secs, \
       window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
                      THEN now() ELSE r.window_start END, \
       hits = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
@@ -70,10 +71,45 @@ pub async fn hit(
         .collect())
 }
 
-/// Deletes windows that ended more than a window ago; returns how many.
-pub async fn sweep(db: &impl GenericClient, window_secs: f64) -> Result<u64, DbError> {
+/// Counts a hit on `first`, and on the email key of `email` only if that
+/// left `first` at or under `gate` hits: a request refused for its first key
+/// is not counted against the second. The email key is `email:` followed by
+/// `email_key(email)`, the database's one definition of "the same address",
+/// which the account lookup uses too.
+pub async fn hit_then_email(
+    db: &impl GenericClient,
+    first: &str,
+    email: Option<&str>,
+    gate: i32,
+    window_secs: f64,
+) -> Result<Vec<Window>, DbError> {
+    let sql = format!(
+        "WITH first AS ({first}), second AS ({second}) \
+         SELECT key, hits, reset_in, reset_at FROM first \
+         UNION ALL SELECT key, hits, reset_in, reset_at FROM second",
+        first = hit_sql("(SELECT $1::text AS k) AS keys", 3),
+        second = hit_sql(
+            "(SELECT 'email:' || email_key($2::text) AS k \
+              WHERE $2::text IS NOT NULL AND (SELECT hits FROM first) <= $4::integer) AS keys",
+            3
+        ),
+    );
+    let statement = db.prepare_cached(&sql).await?;
+    Ok(db
+        .query(&statement, &[&first, &email, &window_secs, &gate])
+        .await?
+        .iter()
+        .map(window)
+        .collect())
+}
+
+/// Deletes windows that ended more than a minute ago; returns how many.
+pub async fn sweep(db: &impl GenericClient) -> Result<u64, DbError> {
     let statement = db
-        .prepare_cached("DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => 2 * $1::float8)")
+        .prepare_cached(
+            "DELETE FROM rate_limits WHERE window_start < now() - interval '2 minutes' \
+             AND window_start + make_interval(secs => window_secs + 60) < now()",
+        )
         .await?;
-    Ok(db.execute(&statement, &[&window_secs]).await?)
+    Ok(db.execute(&statement, &[]).await?)
 }

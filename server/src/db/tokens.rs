@@ -23,27 +23,40 @@ pub struct Principal {
     pub account: Account,
 }
 
-pub async fn insert(
-    db: &impl GenericClient,
+/// Inserts a token unless the account already has `cap` live ones (then
+/// `None`). The account's row is locked first, so concurrent creations for
+/// one account count one after the other and can never pass the cap.
+pub async fn insert_capped(
+    db: &mut deadpool_postgres::Client,
     account_id: i64,
     name: &str,
     hash: &TokenHash,
-) -> Result<Token, DbError> {
-    let statement = db
+    cap: i64,
+) -> Result<Option<Token>, DbError> {
+    let tx = db.transaction().await?;
+    let lock = tx
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .await?;
+    tx.execute(&lock, &[&account_id]).await?;
+    let insert = tx
         .prepare_cached(
-            "INSERT INTO api_tokens (account_id, name, token_hash) VALUES ($1, $2, $3) \
+            "INSERT INTO api_tokens (account_id, name, token_hash) \
+             SELECT $1, $2, $3 \
+             WHERE (SELECT count(*) FROM api_tokens \
+                    WHERE account_id = $1 AND revoked_at IS NULL) < $4 \
              RETURNING id, name, created_at, last_used_at",
         )
         .await?;
-    let row = db
-        .query_one(&statement, &[&account_id, &name, &hash.0.as_slice()])
+    let row = tx
+        .query_opt(&insert, &[&account_id, &name, &hash.0.as_slice(), &cap])
         .await?;
-    Ok(Token {
+    tx.commit().await?;
+    Ok(row.map(|row| Token {
         id: row.get("id"),
         name: row.get("name"),
         created_at: row.get("created_at"),
         last_used_at: row.get("last_used_at"),
-    })
+    }))
 }
 
 /// Resolves a token hash to its live token and account, counts the

@@ -49,18 +49,23 @@ impl AniTrackApi for AniTrack {
         body: JsonBody<TokenIssueRequest>,
     ) -> Result<Reply<HttpResponseCreated<NewToken>>, ApiError> {
         let call = Call::new(&rqctx);
-        Ok(call
+        let reply = call
             .run(async {
-                // Validation is cheap and tells which email to count; the
-                // throttles answer first, and both before any hashing.
+                // Validation is cheap and tells which email to count (only a
+                // well-formed one becomes a key); the throttles answer
+                // first, and both before any hashing.
                 let validated = issue::validate(body.into_value());
                 let email = match &validated {
                     Ok(request) => Some(request.email.as_str()),
                     Err(_) => None,
                 };
-                call.throttle_issuance(email).await?;
+                call.throttle_sign_in(email).await?;
+                let request = validated?;
                 let ctx = call.context();
-                let (token, plain) = issue::issue(&ctx.db, &ctx.passwords, validated?).await?;
+                let account = issue::sign_in_for_token(&ctx.db, &ctx.passwords, &request).await?;
+                call.throttle_token_creation(account.id).await?;
+                let (token, plain) =
+                    issue::mint_for(&ctx.db, account.id, &request.device_name).await?;
                 Ok(HttpResponseCreated(NewToken {
                     id: token.id,
                     name: token.name,
@@ -68,7 +73,17 @@ impl AniTrackApi for AniTrack {
                     created_at: token.created_at.into(),
                 }))
             })
-            .await)
+            .await;
+        // RFC 6749 §5.1: a response carrying a credential is never stored.
+        Ok(reply
+            .with_header(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            )
+            .with_header(
+                http::header::PRAGMA,
+                http::HeaderValue::from_static("no-cache"),
+            ))
     }
 
     async fn token_list(
@@ -205,8 +220,10 @@ impl AniTrackApi for AniTrack {
         Ok(call
             .run(async {
                 let principal = call.authenticate().await?;
+                let ctx = call.context();
                 let body = list::list(
-                    &call.context().db,
+                    &ctx.db,
+                    &ctx.streams,
                     principal.account.id,
                     query.get("status"),
                 )

@@ -7,30 +7,7 @@
 
 use http::{HeaderName, HeaderValue};
 
-use crate::db::throttle::Window;
-
-/// Length of every rate-limit window.
-pub const WINDOW_SECS: u32 = 60;
-
-/// One policy's window after this request's hit.
-#[derive(Clone, Debug)]
-pub struct Limit {
-    /// Policy name in the IETF headers: `token`, `ip` or `email`.
-    pub policy: &'static str,
-    /// Requests allowed per window.
-    pub quota: u32,
-    pub window: Window,
-}
-
-impl Limit {
-    pub fn remaining(&self) -> u32 {
-        self.quota.saturating_sub(self.window.hits.max(0) as u32)
-    }
-
-    pub fn exceeded(&self) -> bool {
-        self.window.hits.max(0) as u32 > self.quota
-    }
-}
+pub use crate::auth::throttle::Limit;
 
 /// The limits a request was counted against.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +42,7 @@ impl Limits {
         let policies: Vec<String> = self
             .0
             .iter()
-            .map(|l| format!("\"{}\";q={};w={WINDOW_SECS}", l.policy, l.quota))
+            .map(|l| format!("\"{}\";q={};w={}", l.policy, l.quota, l.window_secs))
             .collect();
         let current = format!(
             "\"{}\";r={};t={}",
@@ -103,11 +80,13 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::throttle::Window;
 
     fn limit(policy: &'static str, quota: u32, hits: i32, reset_in: i64) -> Limit {
         Limit {
             policy,
             quota,
+            window_secs: 60,
             window: Window {
                 key: policy.into(),
                 hits,

@@ -12,6 +12,9 @@ use anyhow::Context as _;
 use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HandlerTaskMode, ServerBuilder};
 
 use crate::auth::password::Passwords;
+use crate::auth::throttle::Throttle;
+use crate::list::streams::Streams;
+use crate::web::CookieKey;
 
 /// Largest accepted request body (dropshot's default is 1 KiB, too small for
 /// a 2000-character note in multi-byte UTF-8).
@@ -30,6 +33,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Longest a graceful shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// Cookies without `Secure` and the `__Host-` prefix, for a browser
+    /// talking plain HTTP to this server (local development only).
+    pub insecure_cookies: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +46,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            insecure_cookies: false,
         }
     }
 }
@@ -49,6 +56,12 @@ pub struct ApiContext {
     pub db: deadpool_postgres::Pool,
     pub passwords: Passwords,
     pub settings: Settings,
+    /// This instance's memory of blocked keys and familiar tokens.
+    pub throttle: Throttle,
+    /// Signs the settings page's cookies; shared by every instance.
+    pub cookie_key: CookieKey,
+    /// Streamed `GET /list` bodies holding a connection.
+    pub streams: Streams,
 }
 
 /// Deletes ended rate-limit windows and expired sessions at start and once
@@ -60,8 +73,7 @@ fn spawn_sweeper(db: deadpool_postgres::Pool) {
             tick.tick().await;
             let swept = match db.get().await {
                 Ok(client) => {
-                    let windows =
-                        crate::db::throttle::sweep(&client, f64::from(limits::WINDOW_SECS)).await;
+                    let windows = crate::db::throttle::sweep(&client).await;
                     let sessions = crate::db::sessions::sweep(&client, crate::web::IDLE).await;
                     windows.and_then(|w| sessions.map(|s| w + s))
                 }

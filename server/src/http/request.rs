@@ -14,10 +14,10 @@ use http::header;
 use tracing::Instrument as _;
 
 use super::ApiContext;
-use super::limits::{Limit, Limits, WINDOW_SECS};
-use crate::auth::token::{self, TokenHash};
-use crate::db::throttle;
-use crate::db::tokens::{self, Principal};
+use super::limits::{Limit, Limits};
+use crate::auth::bearer::{self, Bearer};
+use crate::auth::throttle;
+use crate::db::tokens::Principal;
 use crate::error::Error;
 
 /// Query parameters that would carry a bearer token (RFC 6750's
@@ -105,55 +105,59 @@ impl<'a> Call<'a> {
             return Err(Error::Unauthenticated);
         }
         let candidate = bearer(request.headers()).ok_or(Error::Unauthenticated)?;
-        if !token::is_well_formed(candidate) {
-            return Err(Error::Unauthenticated);
-        }
         let ctx = self.context();
-        let db = ctx.db.get().await?;
-        let (principal, window) =
-            tokens::authenticate(&db, &TokenHash::of(candidate), f64::from(WINDOW_SECS))
-                .await?
-                .ok_or(Error::Unauthenticated)?;
-        let limit = Limit {
-            policy: "token",
-            quota: ctx.settings.rate_limit_per_minute,
-            window,
-        };
-        let exceeded = limit.exceeded();
-        self.record(limit);
-        if exceeded {
-            return Err(Error::TooManyAttempts);
+        let quota = ctx.settings.rate_limit_per_minute;
+        match bearer::authenticate(&ctx.db, &ctx.throttle, quota, candidate).await? {
+            Bearer::OverLimit(limit) => {
+                self.record(limit);
+                Err(Error::TooManyAttempts)
+            }
+            Bearer::Accepted(principal, limit) => {
+                self.record(limit);
+                if !principal.account.api_access {
+                    return Err(Error::ApiAccessDisabled);
+                }
+                Ok(principal)
+            }
         }
-        if !principal.account.api_access {
-            return Err(Error::ApiAccessDisabled);
-        }
-        Ok(principal)
     }
 
-    /// Counts a token-issuance attempt against the client address and (when
-    /// the body names one) the email, before any password hashing.
-    pub async fn throttle_issuance(&self, email: Option<&str>) -> Result<(), Error> {
+    /// Counts a sign-in attempt (`POST /auth/token`, the settings page)
+    /// against the client address and, when the address is within its
+    /// limit, the email, before any password hashing. `email` must have
+    /// passed `validate::email`.
+    pub async fn throttle_sign_in(&self, email: Option<&str>) -> Result<(), Error> {
         let ctx = self.context();
-        let mut keys = vec![format!("ip:{}", self.client_ip())];
-        if let Some(email) = email {
-            keys.push(format!("email:{}", email.trim().to_lowercase()));
+        let limits = throttle::sign_in(
+            &ctx.db,
+            &ctx.throttle,
+            ctx.settings.token_rate_limit_per_minute,
+            self.client_ip(),
+            email,
+        )
+        .await?;
+        self.check(limits)
+    }
+
+    /// Counts a token creation against the account's hourly budget.
+    pub async fn throttle_token_creation(&self, account_id: i64) -> Result<(), Error> {
+        let ctx = self.context();
+        let limit = throttle::token_creation(
+            &ctx.db,
+            &ctx.throttle,
+            anitrack_spec::limits::TOKEN_CREATIONS_PER_HOUR,
+            account_id,
+        )
+        .await?;
+        self.check(vec![limit])
+    }
+
+    /// Records `limits` for the headers; 429 if any is exceeded.
+    fn check(&self, limits: Vec<Limit>) -> Result<(), Error> {
+        let exceeded = limits.iter().any(Limit::exceeded);
+        for limit in limits {
+            self.record(limit);
         }
-        let db = ctx.db.get().await?;
-        let windows = throttle::hit(&db, &keys, f64::from(WINDOW_SECS)).await?;
-        let quota = ctx.settings.token_rate_limit_per_minute;
-        for window in windows {
-            let policy = if window.key.starts_with("ip:") {
-                "ip"
-            } else {
-                "email"
-            };
-            self.record(Limit {
-                policy,
-                quota,
-                window,
-            });
-        }
-        let exceeded = self.limits.lock().map(|l| l.exceeded()).unwrap_or(false);
         if exceeded {
             Err(Error::TooManyAttempts)
         } else {
@@ -232,7 +236,11 @@ impl<'a> Call<'a> {
                 "request completed"
             ),
         }
-        let headers = self.limits.lock().map(|l| l.headers()).unwrap_or_default();
+        let mut headers = self.limits.lock().map(|l| l.headers()).unwrap_or_default();
+        headers.push((
+            header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        ));
         headers
             .into_iter()
             .fold(Reply::from_result(outcome), |reply, (name, value)| {

@@ -2,11 +2,13 @@
 //!
 //! The producer (a task reading database rows) serializes each item into a
 //! buffer and hands the connection a chunk whenever the buffer fills. The
-//! channel between them is unbounded on purpose: the producer never waits
-//! for a slow client, so it holds its database connection only as long as
-//! the database takes, and a client that reads slowly costs memory (at most
-//! the body's size, which the buffered response cost anyway), never a pool
-//! slot. A fast client keeps only a chunk or two in flight.
+//! channel between them holds one chunk: a client that reads the head and
+//! stops cannot make the server hold more than that chunk, the one being
+//! filled and what hyper has taken (about 1 MiB in all, whatever the list's
+//! size). A producer that waits longer than the stall timeout for the
+//! client to take a chunk gives up: it stops reading rows (its caller then
+//! frees the database connection) and the transfer ends broken, never
+//! cleanly truncated. A fast client keeps only a chunk or two in flight.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -36,12 +38,18 @@ const FIRST_BUFFER_BYTES: usize = 16 * 1024;
 #[error("the response body was cut short because producing it failed")]
 pub struct Aborted;
 
+/// Chunks waiting for the connection beyond the one being filled.
+const CHANNEL_CHUNKS: usize = 1;
+
 /// Why an item could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// Nobody reads the rest of the body: stop producing it.
     #[error("the client closed the connection before the body was complete")]
     ClientGone,
+    /// The client took nothing for the whole stall timeout.
+    #[error("the client read nothing for {0:?}; the transfer was cut")]
+    Stalled(std::time::Duration),
     #[error("serializing an item: {0}")]
     Serialize(#[from] serde_json::Error),
 }
@@ -55,18 +63,21 @@ enum Chunk {
 /// Writes the `{"data":[…]}` envelope shared by every list response.
 /// Dropping it before [`DataArray::close`] aborts the body.
 pub struct DataArray {
-    sender: mpsc::UnboundedSender<Chunk>,
+    sender: mpsc::Sender<Chunk>,
     buffer: Vec<u8>,
     items: usize,
     closed: bool,
+    stall: std::time::Duration,
 }
 
 impl DataArray {
-    /// The writer and the response body it feeds.
-    pub fn open() -> (DataArray, Body) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    /// The writer and the response body it feeds; a client that takes no
+    /// chunk for `stall` gets its transfer cut.
+    pub fn open(stall: std::time::Duration) -> (DataArray, Body) {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
         let mut writer = DataArray {
             sender,
+            stall,
             // Most lists are far smaller than a chunk: start small and let
             // the first chunk grow; later chunks get their full size at once.
             buffer: Vec::with_capacity(FIRST_BUFFER_BYTES),
@@ -81,8 +92,9 @@ impl DataArray {
         (writer, Body::wrap(body))
     }
 
-    /// Appends one item.
-    pub fn push<T: Serialize>(&mut self, item: &T) -> Result<(), WriteError> {
+    /// Appends one item; waits (up to the stall timeout) when a full
+    /// chunk is ready and the client has not taken the previous one.
+    pub async fn push<T: Serialize>(&mut self, item: &T) -> Result<(), WriteError> {
         if self.items > 0 {
             self.buffer.push(b',');
         }
@@ -90,21 +102,25 @@ impl DataArray {
         self.items += 1;
         if self.buffer.len() >= CHUNK_BYTES {
             let chunk = std::mem::replace(&mut self.buffer, new_buffer());
-            self.send(Chunk::More(chunk.into()))?;
+            self.send(Chunk::More(chunk.into())).await?;
         }
         Ok(())
     }
 
     /// Ends the document and the body.
-    pub fn close(mut self) -> Result<(), WriteError> {
+    pub async fn close(mut self) -> Result<(), WriteError> {
         self.buffer.extend_from_slice(b"]}");
         let chunk = std::mem::take(&mut self.buffer);
+        self.send(Chunk::Last(chunk.into())).await?;
         self.closed = true;
-        self.send(Chunk::Last(chunk.into()))
+        Ok(())
     }
 
-    fn send(&self, chunk: Chunk) -> Result<(), WriteError> {
-        self.sender.send(chunk).map_err(|_| WriteError::ClientGone)
+    async fn send(&self, chunk: Chunk) -> Result<(), WriteError> {
+        match tokio::time::timeout(self.stall, self.sender.send(chunk)).await {
+            Ok(sent) => sent.map_err(|_| WriteError::ClientGone),
+            Err(_) => Err(WriteError::Stalled(self.stall)),
+        }
     }
 }
 
@@ -116,8 +132,10 @@ fn new_buffer() -> Vec<u8> {
 impl Drop for DataArray {
     fn drop(&mut self) {
         if !self.closed {
-            // The receiver may be gone too; then there is nobody to tell.
-            let _ = self.sender.send(Chunk::Abort);
+            // When the channel is full (a stalled client) or the receiver is
+            // gone, this cannot be sent; the body then finds the channel
+            // closed after the chunk it holds, which ends it in an error too.
+            let _ = self.sender.try_send(Chunk::Abort);
         }
     }
 }
@@ -129,7 +147,7 @@ impl Drop for DataArray {
 /// terminator write would wait for the client's delayed ACK under Nagle's
 /// algorithm (dropshot does not set `TCP_NODELAY`): 40 ms on Linux.
 struct ChunkBody {
-    receiver: mpsc::UnboundedReceiver<Chunk>,
+    receiver: mpsc::Receiver<Chunk>,
     ended: bool,
 }
 
@@ -169,6 +187,8 @@ impl hyper::body::Body for ChunkBody {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use http_body_util::BodyExt as _;
     use hyper::body::Body as _;
 
@@ -194,13 +214,22 @@ mod tests {
             .collect()
     }
 
+    const STALL: Duration = Duration::from_secs(10);
+
+    /// Writes `n` items from a task of its own, as the server does.
+    fn produce(n: usize) -> Body {
+        let (mut array, body) = DataArray::open(STALL);
+        tokio::spawn(async move {
+            for item in items(n) {
+                array.push(&item).await.unwrap();
+            }
+            array.close().await.unwrap();
+        });
+        body
+    }
+
     async fn written(n: usize) -> Result<Vec<u8>, String> {
-        let (mut array, body) = DataArray::open();
-        for item in items(n) {
-            array.push(&item).map_err(|e| e.to_string())?;
-        }
-        array.close().map_err(|e| e.to_string())?;
-        let collected = body.collect().await.map_err(|e| e.to_string())?;
+        let collected = produce(n).collect().await.map_err(|e| e.to_string())?;
         Ok(collected.to_bytes().to_vec())
     }
 
@@ -215,11 +244,7 @@ mod tests {
 
     #[tokio::test]
     async fn large_bodies_leave_in_several_chunks() {
-        let (mut array, mut body) = DataArray::open();
-        for item in items(30_000) {
-            array.push(&item).unwrap();
-        }
-        array.close().unwrap();
+        let mut body = produce(30_000);
         let mut chunks = 0;
         while let Some(frame) = body.frame().await {
             let data = frame.unwrap().into_data().unwrap();
@@ -231,14 +256,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_last_chunk_carries_the_end_of_the_stream() {
-        let (mut array, mut body) = DataArray::open();
+        let (mut array, mut body) = DataArray::open(STALL);
         array
             .push(&Item {
                 id: 1,
                 text: "x".into(),
             })
+            .await
             .unwrap();
-        array.close().unwrap();
+        array.close().await.unwrap();
         assert!(!body.is_end_stream());
         let frame = body.frame().await.unwrap().unwrap();
         assert_eq!(
@@ -253,12 +279,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unfinished_body_ends_in_an_error_not_a_clean_end() {
-        let (mut array, body) = DataArray::open();
+        let (mut array, body) = DataArray::open(STALL);
         array
             .push(&Item {
                 id: 1,
                 text: "x".into(),
             })
+            .await
             .unwrap();
         drop(array);
         assert!(body.collect().await.is_err());
@@ -266,12 +293,58 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_left_stops_the_writer() {
-        let (mut array, body) = DataArray::open();
+        let (mut array, body) = DataArray::open(STALL);
         drop(body);
         let item = Item {
             id: 1,
             text: "x".repeat(CHUNK_BYTES),
         };
-        assert!(matches!(array.push(&item), Err(WriteError::ClientGone)));
+        assert!(matches!(
+            array.push(&item).await,
+            Err(WriteError::ClientGone)
+        ));
+    }
+
+    fn big_item() -> Item {
+        Item {
+            id: 1,
+            text: "x".repeat(CHUNK_BYTES),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_client_holds_one_chunk_and_is_cut_after_the_stall_timeout() {
+        let stall = Duration::from_millis(200);
+        let (mut array, body) = DataArray::open(stall);
+        // The channel takes one full chunk without a reader...
+        array.push(&big_item()).await.unwrap();
+        // ...and the next waits for the client, then gives up.
+        let started = std::time::Instant::now();
+        let second = array.push(&big_item()).await;
+        assert!(matches!(second, Err(WriteError::Stalled(_))), "{second:?}");
+        assert!(started.elapsed() >= stall);
+        drop(array);
+        // A client that comes back gets the chunk that was waiting, then a
+        // broken transfer, never a clean end.
+        assert!(body.collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_that_keeps_reading_is_not_cut() {
+        let stall = Duration::from_millis(300);
+        let (mut array, mut body) = DataArray::open(stall);
+        let reader = tokio::spawn(async move {
+            let mut bytes = 0;
+            while let Some(frame) = body.frame().await {
+                bytes += frame.unwrap().into_data().unwrap().len();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            bytes
+        });
+        for _ in 0..8 {
+            array.push(&big_item()).await.unwrap();
+        }
+        array.close().await.unwrap();
+        assert!(reader.await.unwrap() > 8 * CHUNK_BYTES);
     }
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 pub use crate::validate::Field;
-use crate::validate::Input;
+use crate::validate::{Input, TextKind, control_character_message, forbidden_character};
 
 pub const NOTES_MAX: usize = 2000;
 pub const TAGS_MAX: usize = 25;
@@ -82,6 +82,9 @@ impl Input {
             if text.is_empty() {
                 self.errors
                     .add(&key, format!("The {key} field is required."));
+                failed = true;
+            } else if forbidden_character(text, TextKind::Line).is_some() {
+                self.errors.add(&key, control_character_message(&key));
                 failed = true;
             } else if text.chars().count() > TAG_MAX {
                 self.errors.add(

@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod rules;
+pub mod streams;
 
 use anitrack_spec::error::FieldErrors;
 use anitrack_spec::types::{AnimeSummary, ListEntry, ListStatus};
@@ -18,6 +19,7 @@ use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
 use crate::http::streaming::{DataArray, WriteError};
 use crate::validate::Input;
+use streams::Streams;
 
 pub fn to_wire(row: EntryRow) -> ListEntry {
     let s = row.state;
@@ -140,7 +142,12 @@ pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Err
 /// PostgreSQL sorts the whole list before it sends a row, so a failing or
 /// timed-out query still gets its proper 5xx. A failure after that cuts the
 /// transfer short (see [`DataArray`]) and is logged with the request id.
-pub async fn list(db: &Pool, account_id: i64, status: Option<&str>) -> Result<Body, Error> {
+pub async fn list(
+    db: &Pool,
+    streams: &Streams,
+    account_id: i64,
+    status: Option<&str>,
+) -> Result<Body, Error> {
     let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(text) => match ListStatus::parse(text) {
@@ -152,41 +159,50 @@ pub async fn list(db: &Pool, account_id: i64, status: Option<&str>) -> Result<Bo
             }
         },
     };
+    let permit = streams.admit(account_id).await?;
     let client = db.get().await?;
     let mut rows = Box::pin(entries::list(&client, account_id, status).await?);
-    let (mut array, body) = DataArray::open();
+    let (mut array, body) = DataArray::open(streams.stall);
     let unexpected = |e: WriteError| Error::Db(DbError::Unexpected(e.to_string()));
     // The first entry is read and decoded before the answer starts. A
     // finished RowStream must not be polled again (it reports the closed
     // channel as an error), so an empty list ends here.
     let Some(row) = rows.try_next().await? else {
-        array.close().map_err(unexpected)?;
+        array.close().await.map_err(unexpected)?;
         return Ok(body);
     };
     array
         .push(&to_wire(entries::entry(&row)?))
+        .await
         .map_err(unexpected)?;
     tokio::spawn(
         async move {
-            match write_rest(&mut array, rows.as_mut()).await {
-                Ok(()) => {
-                    if array.close().is_err() {
-                        tracing::debug!("GET /list: the client left before the body was complete");
-                    }
-                    return;
+            let outcome = match write_rest(&mut array, rows.as_mut()).await {
+                Ok(()) => array.close().await.map_err(Unfinished::Write),
+                Err(unfinished) => {
+                    // Dropping the writer unfinished cuts the transfer.
+                    drop(array);
+                    Err(unfinished)
                 }
+            };
+            match outcome {
+                Ok(()) => {}
                 Err(Unfinished::Write(WriteError::ClientGone)) => {
                     tracing::debug!("GET /list: the client left before the body was complete")
                 }
-                // Logged before `array` drops and cuts the transfer, so the
-                // line is written by the time the client sees the cut.
+                Err(Unfinished::Write(WriteError::Stalled(after))) => {
+                    tracing::warn!(
+                        ?after,
+                        "GET /list: the client stopped reading; transfer cut"
+                    )
+                }
                 Err(error) => tracing::error!(error = %error, "GET /list: the body was cut short"),
             }
-            drop(array);
             // Read what is left so the connection goes back to the pool idle,
             // not with the rest of a result ahead of its next query.
             while let Ok(Some(_)) = rows.try_next().await {}
             drop(client);
+            drop(permit);
         }
         .instrument(tracing::Span::current()),
     );
@@ -199,7 +215,7 @@ async fn write_rest(
     mut rows: std::pin::Pin<&mut tokio_postgres::RowStream>,
 ) -> Result<(), Unfinished> {
     while let Some(row) = rows.try_next().await? {
-        array.push(&to_wire(entries::entry(&row)?))?;
+        array.push(&to_wire(entries::entry(&row)?)).await?;
     }
     Ok(())
 }

@@ -2,21 +2,24 @@
 //! browser and manage API tokens. Server-rendered HTML that works without
 //! JavaScript; outside `/api/v1` and the OpenAPI document.
 //!
-//! Sessions live in PostgreSQL (every instance sees them) behind an
-//! `HttpOnly`, `SameSite=Lax` cookie (`Secure` when the request came over
-//! TLS through a trusted proxy), with an idle and an absolute expiry.
-//! Every state-changing form carries a CSRF token: the session's
-//! synchronizer token, or, on the sign-in form, a double-submit cookie.
-//! Sign-in uses the same Argon2id check and the same 5/minute per email and
-//! per address counters as `POST /auth/token`.
+//! Sessions live in PostgreSQL (every instance sees them) behind a
+//! `__Host-`, `Secure`, `HttpOnly`, `SameSite=Lax` cookie (see
+//! [`cookies`]), with an idle and an absolute expiry. Every state-changing
+//! form carries a CSRF token: the session's synchronizer token, or, on the
+//! sign-in form, a double-submit cookie signed by the server. Sign-in uses
+//! the same Argon2id check and the same per-address and per-email counters
+//! as `POST /auth/token`; token creation the same per-account budget and
+//! cap.
 
+mod cookies;
 mod pages;
 
-use base64::Engine as _;
+pub use cookies::CookieKey;
+
 use chrono::{DateTime, Duration, Utc};
+use cookies::random_value as random_token;
 use dropshot::Body;
 use http::{HeaderValue, Response, StatusCode, header};
-use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -25,9 +28,13 @@ use crate::db::sessions::{self, Session};
 use crate::db::tokens;
 use crate::error::Error;
 use crate::http::request::Call;
+use crate::validate::{self, TextKind, forbidden_character};
 
+/// Cookie names before the `__Host-` prefix ([`cookies::name`]).
 pub const SESSION_COOKIE: &str = "anitrack_session";
 const LOGIN_CSRF_COOKIE: &str = "anitrack_login_csrf";
+/// What the login CSRF cookie's signature is bound to.
+const LOGIN_CSRF_PURPOSE: &str = "login-csrf";
 /// A session ends after this long without a request...
 pub const IDLE: Duration = Duration::hours(2);
 /// ...and after this long in any case.
@@ -39,60 +46,12 @@ const JS: &str = include_str!("../../assets/settings.js");
 /// A page, or a redirect.
 pub type Page = Response<Body>;
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn hash(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }
 
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-fn cookie<'a>(call: &'a Call<'_>, name: &str) -> Option<&'a str> {
-    call.request()
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// Whether the browser reached us over TLS (through a trusted proxy; the
-/// server itself speaks plain HTTP).
-fn over_tls(call: &Call<'_>) -> bool {
-    call.behind_trusted_proxy()
-        && call
-            .request()
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-fn set_cookie(
-    call: &Call<'_>,
-    name: &str,
-    value: &str,
-    path: &str,
-    same_site: &str,
-    max_age: Option<i64>,
-) -> String {
-    let mut cookie = format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}");
-    if let Some(age) = max_age {
-        cookie.push_str(&format!("; Max-Age={age}"));
-    }
-    if over_tls(call) {
-        cookie.push_str("; Secure");
-    }
-    cookie
 }
 
 fn html(status: StatusCode, body: String, cookies: &[String]) -> Page {
@@ -245,7 +204,7 @@ impl Form {
 }
 
 async fn session(call: &Call<'_>) -> Result<Option<(Session, [u8; 32])>, Error> {
-    let Some(value) = cookie(call, SESSION_COOKIE) else {
+    let Some(value) = cookies::get(call, SESSION_COOKIE) else {
         return Ok(None);
     };
     let id_hash = hash(value);
@@ -262,9 +221,11 @@ fn login_form(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Page {
-    // A fresh double-submit token for the sign-in form.
+    // A fresh double-submit token for the sign-in form; the cookie carries
+    // it signed, so a cookie planted by anyone but this server is refused.
     let csrf = random_token();
-    let cookie = set_cookie(call, LOGIN_CSRF_COOKIE, &csrf, "/login", "Strict", None);
+    let signed = call.context().cookie_key.sign(LOGIN_CSRF_PURPOSE, &csrf);
+    let cookie = cookies::set(call, LOGIN_CSRF_COOKIE, &signed, "Strict", None);
     render(
         status,
         &pages::Login {
@@ -291,30 +252,56 @@ pub async fn login_page(call: &Call<'_>) -> Result<Page, Error> {
     Ok(login_form(call, StatusCode::OK, "", None, notice))
 }
 
+/// Whether the sign-in form's token matches a login CSRF cookie this
+/// server signed.
+fn login_csrf_ok(call: &Call<'_>, form: &Form) -> bool {
+    let sent = form.get("csrf_token");
+    let signed = cookies::get(call, LOGIN_CSRF_COOKIE).unwrap_or("");
+    match call.context().cookie_key.verify(LOGIN_CSRF_PURPOSE, signed) {
+        Some(expected) => !sent.is_empty() && same(sent, expected),
+        None => false,
+    }
+}
+
 /// `POST /login`.
 pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
-    let sent = form.get("csrf_token");
-    let expected = cookie(call, LOGIN_CSRF_COOKIE).unwrap_or("");
-    if sent.is_empty() || !same(sent, expected) {
+    if !login_csrf_ok(call, &form) {
         return Ok(csrf_refused());
     }
-    let email = form.get("email").trim().to_string();
+    let raw_email = form.get("email").trim();
     let password = form.get("password").to_string();
-    let email_key = (!email.is_empty()).then_some(email.as_str());
-    match call.throttle_issuance(email_key).await {
+    // Only a well-formed address becomes a throttle key; the attempt still
+    // counts against the client address.
+    let email = validate::email(raw_email);
+    match call.throttle_sign_in(email.as_deref().ok()).await {
         Err(Error::TooManyAttempts) => return Ok(throttled(call)),
         other => other?,
     }
-    if email.is_empty() || password.is_empty() {
-        let error = "Enter your email and password.";
+    // What the form shows back: never a control character.
+    let shown = if forbidden_character(raw_email, TextKind::Line).is_some() {
+        ""
+    } else {
+        raw_email
+    };
+    let problem = if raw_email.is_empty() || password.is_empty() {
+        Some("Enter your email and password.".to_string())
+    } else if let Err(message) = &email {
+        Some(message.clone())
+    } else if forbidden_character(&password, TextKind::Secret).is_some() {
+        Some(validate::control_character_message("password"))
+    } else {
+        None
+    };
+    if let Some(error) = problem {
         return Ok(login_form(
             call,
             StatusCode::UNPROCESSABLE_ENTITY,
-            &email,
-            Some(error),
+            shown,
+            Some(&error),
             None,
         ));
     }
+    let email = email.unwrap_or_default();
     let ctx = call.context();
     let account = match issue::check_credentials(&ctx.db, &ctx.passwords, &email, password).await {
         Ok(account) => account,
@@ -323,7 +310,7 @@ pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
             return Ok(login_form(
                 call,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &email,
+                shown,
                 Some(error),
                 None,
             ));
@@ -333,15 +320,14 @@ pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
     let value = random_token();
     let db = ctx.db.get().await?;
     sessions::create(&db, &hash(&value), account.id, &random_token(), ABSOLUTE).await?;
-    let session = set_cookie(
+    let session = cookies::set(
         call,
         SESSION_COOKIE,
         &value,
-        "/",
         "Lax",
         Some(ABSOLUTE.num_seconds()),
     );
-    let clear = set_cookie(call, LOGIN_CSRF_COOKIE, "", "/login", "Strict", Some(0));
+    let clear = cookies::set(call, LOGIN_CSRF_COOKIE, "", "Strict", Some(0));
     Ok(redirect("/settings/tokens", &[session, clear]))
 }
 
@@ -361,7 +347,7 @@ pub async fn logout_page(call: &Call<'_>) -> Result<Page, Error> {
 
 /// `POST /logout`: ends the session server-side and clears the cookie.
 pub async fn logout(call: &Call<'_>, form: Form) -> Result<Page, Error> {
-    let clear = set_cookie(call, SESSION_COOKIE, "", "/", "Lax", Some(0));
+    let clear = cookies::set(call, SESSION_COOKIE, "", "Lax", Some(0));
     let Some((session, id_hash)) = session(call).await? else {
         return Ok(redirect("/login", &[clear]));
     };
@@ -459,24 +445,65 @@ pub async fn create_token(call: &Call<'_>, form: Form) -> Result<Page, Error> {
     }
     let name = form.get("name").trim();
     let length = name.chars().count();
-    if length == 0 || length > issue::DEVICE_NAME_MAX {
-        let error = if length == 0 {
-            "Give the token a name, so you can recognise it later.".to_string()
+    let problem = if length == 0 {
+        Some("Give the token a name, so you can recognise it later.".to_string())
+    } else if forbidden_character(name, TextKind::Line).is_some() {
+        Some("The name must not contain control characters.".to_string())
+    } else if length > issue::DEVICE_NAME_MAX {
+        Some(format!(
+            "The name must not be longer than {} characters.",
+            issue::DEVICE_NAME_MAX
+        ))
+    } else {
+        None
+    };
+    if let Some(error) = problem {
+        let shown = if forbidden_character(name, TextKind::Line).is_some() {
+            ""
         } else {
-            format!(
-                "The name must not be longer than {} characters.",
-                issue::DEVICE_NAME_MAX
-            )
+            name
         };
         let view = TokensView {
             created: None,
             notice: None,
-            name_input: name,
+            name_input: shown,
             name_error: Some(&error),
         };
         return tokens_page(call, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
     }
-    let (token, plain) = issue::mint_for(&call.context().db, session.account.id, name).await?;
+    match call.throttle_token_creation(session.account.id).await {
+        Err(Error::TooManyAttempts) => {
+            let wait = call.retry_after().unwrap_or(60);
+            let text = format!(
+                "You have created {} tokens in the last hour, the most allowed. \
+                 Wait {} minutes, then try again.",
+                anitrack_spec::limits::TOKEN_CREATIONS_PER_HOUR,
+                (wait + 59) / 60
+            );
+            return Ok(message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many new tokens",
+                &text,
+                "/settings/tokens",
+                "Back to your tokens",
+            ));
+        }
+        other => other?,
+    }
+    let (token, plain) = match issue::mint_for(&call.context().db, session.account.id, name).await {
+        Ok(minted) => minted,
+        Err(Error::Invalid(_)) => {
+            let error = issue::too_many_tokens();
+            let view = TokensView {
+                created: None,
+                notice: None,
+                name_input: name,
+                name_error: Some(&error),
+            };
+            return tokens_page(call, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
+        }
+        Err(other) => return Err(other),
+    };
     let created = pages::Created {
         name: token.name,
         token: plain,

@@ -1,0 +1,60 @@
+//! Bearer authentication: a token to the account it acts as, counted
+//! against the token's rate limit.
+
+use crate::auth::throttle::{Limit, MINUTE_SECS, Throttle};
+use crate::auth::token::{self, TokenHash};
+use crate::db::tokens::{self, Principal};
+use crate::error::Error;
+
+/// What a well-formed bearer token turned out to be.
+pub enum Bearer {
+    /// A live token within its limit (the account's API-access flag is the
+    /// caller's to check).
+    Accepted(Principal, Limit),
+    /// A token over its limit: 429, with the limit for the headers.
+    OverLimit(Limit),
+}
+
+/// Resolves `candidate` (the credentials of `Authorization: Bearer`).
+/// Malformed tokens cost nothing; a token known here to be over its limit
+/// is refused from memory; an unknown one costs one indexed read and no
+/// write, and tokens not seen here lately wait for a bounded lane of the
+/// pool, so a flood of made-up tokens cannot take every connection.
+pub async fn authenticate(
+    db: &deadpool_postgres::Pool,
+    memory: &Throttle,
+    quota: u32,
+    candidate: &str,
+) -> Result<Bearer, Error> {
+    if !token::is_well_formed(candidate) {
+        return Err(Error::Unauthenticated);
+    }
+    let hash = TokenHash::of(candidate);
+    let memory_key = format!("token:{}", hash.hex());
+    if let Some(limit) = memory.blocked(&memory_key) {
+        return Ok(Bearer::OverLimit(limit));
+    }
+    let lane = if memory.is_familiar(&hash.0) {
+        None
+    } else {
+        Some(memory.unfamiliar_lookup().await?)
+    };
+    let found = {
+        let client = db.get().await?;
+        tokens::authenticate(&client, &hash, f64::from(MINUTE_SECS)).await?
+    };
+    drop(lane);
+    let (principal, window) = found.ok_or(Error::Unauthenticated)?;
+    memory.make_familiar(&hash.0);
+    let limit = Limit {
+        policy: "token",
+        quota,
+        window_secs: MINUTE_SECS,
+        window,
+    };
+    if limit.exceeded() {
+        memory.remember(&memory_key, &limit);
+        return Ok(Bearer::OverLimit(limit));
+    }
+    Ok(Bearer::Accepted(principal, limit))
+}

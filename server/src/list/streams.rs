@@ -1,0 +1,147 @@
+//! How many streamed `GET /list` bodies may hold a database connection.
+//!
+//! A streamed list keeps its connection until the client has taken the
+//! body (the buffer between them is one chunk, so memory stays bounded). A
+//! client that reads slowly, or not at all until the stall timeout cuts it,
+//! could otherwise pin the whole pool: each account may stream only a few
+//! lists at once, and all streams together only part of the pool. Both
+//! answer a 503 with `Retry-After` when full, as a busy database does.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::Error;
+
+/// Lists one account may stream at once on one instance.
+pub const PER_ACCOUNT: usize = 2;
+
+/// The limits, shared by every request of an instance.
+pub struct Streams {
+    lane: Arc<Semaphore>,
+    per_account: Arc<Mutex<HashMap<i64, usize>>>,
+    wait: Duration,
+    /// How long a client may take no chunk before its transfer is cut.
+    pub stall: Duration,
+}
+
+/// A stream's place; released when the producer is done with the rows.
+pub struct StreamPermit {
+    _lane: OwnedSemaphorePermit,
+    per_account: Arc<Mutex<HashMap<i64, usize>>>,
+    account_id: i64,
+}
+
+/// Gives one of an account's streams back.
+fn release(per_account: &Mutex<HashMap<i64, usize>>, account_id: i64) {
+    let Ok(mut counts) = per_account.lock() else {
+        return;
+    };
+    if let Some(count) = counts.get_mut(&account_id) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            counts.remove(&account_id);
+        }
+    }
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        release(&self.per_account, self.account_id);
+    }
+}
+
+impl Streams {
+    /// `lane` streams at once in all; a request waits up to `wait` for one.
+    pub fn new(lane: usize, wait: Duration, stall: Duration) -> Self {
+        Streams {
+            lane: Arc::new(Semaphore::new(lane.max(1))),
+            per_account: Arc::new(Mutex::new(HashMap::new())),
+            wait,
+            stall,
+        }
+    }
+
+    pub async fn admit(&self, account_id: i64) -> Result<StreamPermit, Error> {
+        {
+            let mut counts = self
+                .per_account
+                .lock()
+                .map_err(|_| Error::Busy("list streams"))?;
+            let count = counts.entry(account_id).or_insert(0);
+            if *count >= PER_ACCOUNT {
+                return Err(Error::Busy("this account's list streams"));
+            }
+            *count += 1;
+        }
+        // From here the count is ours: the permit (or this guard) gives it back.
+        let guard = AccountCount {
+            per_account: self.per_account.clone(),
+            account_id,
+            armed: true,
+        };
+        let lane = tokio::time::timeout(self.wait, self.lane.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(Error::Busy("list streams"))?;
+        Ok(guard.into_permit(lane))
+    }
+}
+
+/// Gives an account's count back if admission fails half-way.
+struct AccountCount {
+    per_account: Arc<Mutex<HashMap<i64, usize>>>,
+    account_id: i64,
+    armed: bool,
+}
+
+impl AccountCount {
+    fn into_permit(mut self, lane: OwnedSemaphorePermit) -> StreamPermit {
+        self.armed = false;
+        StreamPermit {
+            _lane: lane,
+            per_account: self.per_account.clone(),
+            account_id: self.account_id,
+        }
+    }
+}
+
+impl Drop for AccountCount {
+    fn drop(&mut self) {
+        if self.armed {
+            release(&self.per_account, self.account_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_account_streams_at_most_a_few_lists_at_once() {
+        let streams = Streams::new(8, Duration::from_millis(10), Duration::from_secs(1));
+        let first = streams.admit(1).await.unwrap();
+        let _second = streams.admit(1).await.unwrap();
+        assert!(matches!(streams.admit(1).await, Err(Error::Busy(_))));
+        assert!(
+            streams.admit(2).await.is_ok(),
+            "another account is not held up"
+        );
+        drop(first);
+        assert!(streams.admit(1).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn all_streams_together_take_a_bounded_lane() {
+        let streams = Streams::new(1, Duration::from_millis(10), Duration::from_secs(1));
+        let held = streams.admit(1).await.unwrap();
+        assert!(matches!(streams.admit(2).await, Err(Error::Busy(_))));
+        // The refused admission gave its account count back.
+        drop(held);
+        let _a = streams.admit(2).await.unwrap();
+    }
+}
