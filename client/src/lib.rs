@@ -2288,7 +2288,13 @@ Each account has an API-access feature flag. An account without it gets 403 from
 Every error body is `{"message": string}`; 422 validation failures add `"errors": {field: [sentence, ...]}` keyed by request field name, reporting every failing field at once. A body that is valid JSON but has a field of the wrong type is a 422 for that field; 400 is only for a body that is not JSON at all. Other keys (such as `request_id`) may appear. Common codes: 400 body not JSON, 401 missing or invalid token, 403 API access not enabled for this account, 404 not found (including objects of other accounts, and non-numeric ids in the path), 405 method not allowed, 413 body too large, 415 body not JSON, 422 validation failed, 429 rate-limited, 503 temporarily unavailable (with `Retry-After`).
 
 ## Rate limits
-Authenticated endpoints: 60 requests per minute per token. `POST /auth/token`: 5 requests per minute per email and 5 per minute per client IP, counted separately. Limits are counted across all server instances. Rate-limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining` and the IETF draft `RateLimit-Policy` / `RateLimit` headers; a 429 also carries `Retry-After` (seconds) and `X-RateLimit-Reset` (epoch seconds) and the body `{"message": "Too Many Attempts."}`.
+Authenticated endpoints: 60 requests per minute per token. `POST /auth/token` (and the settings page's sign-in, which shares its counters): 5 attempts per minute per client address and 5 per minute per email, checked before any password is hashed. The address is counted first, and an attempt refused because its address is over the limit does not count against the email it names, so no one can lock another person out from one address. An IPv6 client is counted by its /64 prefix. The email counter matches addresses exactly as sign-in does (ignoring case), so no spelling of an address has a counter of its own. Creating tokens (`POST /auth/token` and the settings page together) is limited to 20 per hour per account (policy `token-creation`). Limits are counted across all server instances; a key over its limit is refused without further counting until its window ends. Rate-limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining` and the IETF draft `RateLimit-Policy` / `RateLimit` headers; a 429 also carries `Retry-After` (seconds) and `X-RateLimit-Reset` (epoch seconds) and the body `{"message": "Too Many Attempts."}`.
+
+## Safety
+- An account holds at most 100 active tokens; creating one more is a 422 on `device_name` until one is revoked.
+- Strings must not contain control characters: NUL or any other C0/C1 control character in a name, tag, email or search term, anything but tab, line feed and carriage return in `notes`, and NUL in a password are a 422 on that field; in a path they are a 404.
+- A response carrying a token (`POST /auth/token`) is sent with `Cache-Control: no-store`; every response carries `X-Content-Type-Options: nosniff`.
+- When every password-hashing slot stays busy for about a second (a storm of sign-ins), `POST /auth/token` answers 503 with `Retry-After` rather than queueing; so do other requests when a bounded share of the database they need is full.
 
 ## Versioning
 Within v1 fields and operations are only added, never removed or renamed; clients must ignore fields they do not know. Enumerations in responses are closed in generated clients, so v1 never adds a value to a response enumeration; such a change ships under a new major version.
@@ -2407,9 +2413,9 @@ impl Client {
 
     Exchange an AniTrack email and password for a bearer token. Returns the plain-text token once — store it securely. No bearer token is needed.
 
-    Subject to the strict auth rate limit: 5 requests per minute per email and 5 per minute per client IP, counted separately; failed and successful attempts both count, and the limit is checked before any password hashing.
+    Subject to the strict auth rate limit: 5 attempts per minute per client address (an IPv6 client by its /64) and 5 per minute per email, both checked before any password hashing; failed and successful attempts both count. The address is counted first: an attempt refused for its address does not count against the email. A new token also counts against the account's 20 token creations per hour (policy `token-creation`, shared with the settings page), and an account holds at most 100 active tokens.
 
-    Responses: 201 with the token; 422 `The given data was invalid.` with per-field `errors` for a missing, mistyped or too long field, and with `errors.email = ["The provided credentials are incorrect."]` for a wrong email or password (the response time does not reveal whether the email exists); 403 when the account's API access is not enabled; 429 `Too Many Attempts.` with `Retry-After` when rate-limited.
+    Responses: 201 with the token, sent with `Cache-Control: no-store` (as every answer of this operation); 422 `The given data was invalid.` with per-field `errors` for a missing, mistyped or too long field or one holding a control character, with `errors.email = ["The provided credentials are incorrect."]` for a wrong email or password (the response time does not reveal whether the email exists), and with `errors.device_name` when the account already holds 100 active tokens; 403 when the account's API access is not enabled; 429 `Too Many Attempts.` with `Retry-After` when rate-limited; 503 with `Retry-After` when every password-hashing slot stayed busy for about a second.
 
     Sends a `POST` request to `/api/v1/auth/token`
 
@@ -2471,7 +2477,7 @@ impl Client {
 
     Returns all list entries belonging to the token owner, most-recently-updated first (ties by id, descending), each with a short summary of its anime. `status` filters by one of `watching`, `completed`, `on_hold`, `dropped`, `plan_to_watch`; any other value is 422. Deleted entries never appear.
 
-    The body is sent while it is read from the database (chunked transfer encoding, no `Content-Length`), so large lists start arriving early. Errors found up to the first entry are ordinary error responses. If the server fails after that, it cuts the connection before the end of the body (no final chunk, and the JSON document is incomplete) rather than ending the body early: treat a broken transfer, or a body that does not parse, like a 503 and retry.
+    The body is sent while it is read from the database (chunked transfer encoding, no `Content-Length`), so large lists start arriving early. Errors found up to the first entry are ordinary error responses. If the server fails after that, it cuts the connection before the end of the body (no final chunk, and the JSON document is incomplete) rather than ending the body early: treat a broken transfer, or a body that does not parse, like a 503 and retry. A client that takes no data for 30 seconds has its transfer cut the same way; the server buffers about 1 MiB for a client that reads slowly, never the whole list. An account streams at most 2 lists at once per server (a third is a 503 with `Retry-After`).
 
     Sends a `GET` request to `/api/v1/list`
 

@@ -219,6 +219,28 @@ pub fn fresh_database(catalog: Catalog) -> Result<String> {
     Ok(format!("{}{name}", shared.base_url))
 }
 
+/// A fresh, migrated database whose character classes are Unicode
+/// (`C.UTF-8`, as production databases usually are) rather than the
+/// template's plain `C`: there `lower()` folds non-ASCII letters too.
+pub fn fresh_unicode_database() -> Result<String> {
+    let shared = shared()?;
+    let name = format!(
+        "anitrack_u{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    admin_sql(
+        &shared.base_url,
+        &format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' \
+             LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+        ),
+    )?;
+    let url = format!("{}{name}", shared.base_url);
+    run_server_cli(&url, &["migrate"])?;
+    Ok(url)
+}
+
 /// A running `anitrack-server serve`, stopped with SIGTERM on drop.
 pub struct Server {
     child: tokio::process::Child,
@@ -399,6 +421,19 @@ impl TestEnv {
 
     async fn try_start(catalog: Catalog, server_env: &[(&str, &str)]) -> Result<TestEnv> {
         let database_url = tokio::task::spawn_blocking(move || fresh_database(catalog)).await??;
+        Self::try_on(database_url, server_env).await
+    }
+
+    /// A server on a database made by the caller (e.g.
+    /// [`fresh_unicode_database`]).
+    pub async fn start_on(database_url: String, server_env: &[(&str, &str)]) -> TestEnv {
+        match Self::try_on(database_url, server_env).await {
+            Ok(env) => env,
+            Err(error) => panic!("cannot start the test environment: {error:#}"),
+        }
+    }
+
+    async fn try_on(database_url: String, server_env: &[(&str, &str)]) -> Result<TestEnv> {
         let server = Server::start(&database_url, server_env).await?;
         Ok(TestEnv {
             database_url,
@@ -465,21 +500,37 @@ impl TestEnv {
     /// Runs `sql` against this test's database as the cluster's superuser,
     /// outside the server (to age rows, break them, or change the schema).
     pub fn psql(&self, sql: &str) {
-        let status = std::process::Command::new("psql")
-            .args([
-                self.database_url.as_str(),
-                "-Xq",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .stdout(Stdio::null())
-            .status();
+        self.psql_value(sql);
+    }
+
+    /// What `sql` prints (psql's unaligned, tuples-only output, trimmed):
+    /// for reading rows beside the server.
+    pub fn psql_value(&self, sql: &str) -> String {
+        let output = self
+            .psql_command(sql)
+            .output()
+            .unwrap_or_else(|e| panic!("running psql: {e}"));
         assert!(
-            status.as_ref().is_ok_and(|s| s.success()),
-            "psql failed ({status:?}): {sql}"
+            output.status.success(),
+            "psql failed: {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
         );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// A psql process for `sql` on this test's database, not yet started
+    /// (for SQL that must run beside a request, such as holding a lock).
+    pub fn psql_command(&self, sql: &str) -> std::process::Command {
+        let mut command = std::process::Command::new("psql");
+        command.args([
+            self.database_url.as_str(),
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ]);
+        command
     }
 
     /// An account with API access and a token for it.

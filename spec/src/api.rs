@@ -84,17 +84,26 @@ pub trait AniTrackApi {
     /// Exchange an AniTrack email and password for a bearer token. Returns the
     /// plain-text token once — store it securely. No bearer token is needed.
     ///
-    /// Subject to the strict auth rate limit: 5 requests per minute per email
-    /// and 5 per minute per client IP, counted separately; failed and
-    /// successful attempts both count, and the limit is checked before any
-    /// password hashing.
+    /// Subject to the strict auth rate limit: 5 attempts per minute per client
+    /// address (an IPv6 client by its /64) and 5 per minute per email, both
+    /// checked before any password hashing; failed and successful attempts
+    /// both count. The address is counted first: an attempt refused for its
+    /// address does not count against the email. A new token also counts
+    /// against the account's 20 token creations per hour (policy
+    /// `token-creation`, shared with the settings page), and an account holds
+    /// at most 100 active tokens.
     ///
-    /// Responses: 201 with the token; 422 `The given data was invalid.` with
-    /// per-field `errors` for a missing, mistyped or too long field, and with
-    /// `errors.email = ["The provided credentials are incorrect."]` for a
-    /// wrong email or password (the response time does not reveal whether the
-    /// email exists); 403 when the account's API access is not enabled;
-    /// 429 `Too Many Attempts.` with `Retry-After` when rate-limited.
+    /// Responses: 201 with the token, sent with `Cache-Control: no-store`
+    /// (as every answer of this operation); 422 `The given data was
+    /// invalid.` with per-field `errors` for a missing, mistyped or too long
+    /// field or one holding a control character, with `errors.email = ["The
+    /// provided credentials are incorrect."]` for a wrong email or password
+    /// (the response time does not reveal whether the email exists), and
+    /// with `errors.device_name` when the account already holds 100 active
+    /// tokens; 403 when the account's API access is not enabled; 429 `Too
+    /// Many Attempts.` with `Retry-After` when rate-limited; 503 with
+    /// `Retry-After` when every password-hashing slot stayed busy for about
+    /// a second.
     #[endpoint { method = POST, path = "/api/v1/auth/token", tags = ["auth"] }]
     async fn token_issue(
         rqctx: RequestContext<Self::Context>,
@@ -190,7 +199,11 @@ pub trait AniTrackApi {
     /// the server fails after that, it cuts the connection before the end
     /// of the body (no final chunk, and the JSON document is incomplete)
     /// rather than ending the body early: treat a broken transfer, or a body
-    /// that does not parse, like a 503 and retry.
+    /// that does not parse, like a 503 and retry. A client that takes no
+    /// data for 30 seconds has its transfer cut the same way; the server
+    /// buffers about 1 MiB for a client that reads slowly, never the whole
+    /// list. An account streams at most 2 lists at once per server (a third
+    /// is a 503 with `Retry-After`).
     #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entries(
         rqctx: RequestContext<Self::Context>,

@@ -176,6 +176,30 @@ mod tests {
     }
 
     #[test]
+    fn the_token_limits_the_document_states_are_the_enforced_ones() {
+        use crate::limits::{TOKEN_CREATIONS_PER_HOUR, TOKENS_ACTIVE_MAX};
+        let document = openapi().unwrap();
+        let overview = document["info"]["description"].as_str().unwrap();
+        let issue = operations(&document)
+            .into_iter()
+            .find(|(_, _, op)| op["operationId"] == "token_issue")
+            .map(|(_, _, op)| op["description"].as_str().unwrap().to_string())
+            .unwrap();
+        for text in [overview, issue.as_str()] {
+            assert!(
+                text.contains(&format!("{TOKENS_ACTIVE_MAX} active tokens")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!(
+                    "{TOKEN_CREATIONS_PER_HOUR} token creations per hour"
+                )) || text.contains(&format!("to {TOKEN_CREATIONS_PER_HOUR} per hour")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn rate_limits_and_authentication_errors_are_documented_with_their_headers() {
         let document = openapi().unwrap();
         for (path, method, op) in operations(&document) {

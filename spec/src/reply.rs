@@ -93,7 +93,8 @@ where
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct RateLimitHeaders {
     /// Requests allowed per window (60 per token; 5 per email and per client
-    /// address on `POST /auth/token`).
+    /// address on `POST /auth/token`, and 20 token creations per hour per
+    /// account).
     #[serde(rename = "X-RateLimit-Limit")]
     pub limit: String,
     /// Requests left in the current window.

@@ -172,8 +172,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.bind
     );
 
+    // The browser talks plain HTTP to this server, and a browser drops
+    // `Secure` cookies on plain HTTP (except to localhost): opt out of them
+    // for development, as `anitrack-server serve --help` explains.
     let status = Command::new(&server)
-        .args(["serve", "--bind", &args.bind.to_string()])
+        .args([
+            "serve",
+            "--bind",
+            &args.bind.to_string(),
+            "--insecure-cookies",
+        ])
         .env("DATABASE_URL", &database_url)
         .status()
         .context("running the server")?;

@@ -10,7 +10,7 @@ use anitrack_conformance::harness::{Catalog, PASSWORD, free_port, workspace_root
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::TestEnv;
+use crate::support::{TestEnv, login_form};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -451,30 +451,6 @@ async fn sessions_end_when_idle_and_at_their_absolute_expiry() {
         env.psql("DELETE FROM web_sessions");
     }
     browser.close().await;
-}
-
-/// The sign-in form's CSRF token and cookie, as a browser would get them.
-async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
-    let response = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("GET /login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("login CSRF cookie")
-        .to_string();
-    let page = response.text().await.expect("page");
-    let token = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf_token field")
-        .to_string();
-    (token, cookie)
 }
 
 #[tokio::test]

@@ -45,3 +45,78 @@ pub fn keys(value: &Value) -> Vec<String> {
 pub fn is_contract_timestamp(text: &str) -> bool {
     text.len() == 20 && text.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(text).is_ok()
 }
+
+/// The sign-in form's CSRF token and its cookie (`name=value`), as a
+/// browser would get them.
+pub async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
+    let response = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("login CSRF cookie")
+        .to_string();
+    let page = response.text().await.expect("page");
+    let token = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf_token field")
+        .to_string();
+    (token, cookie)
+}
+
+/// A client that does not follow redirects, to see the settings page's
+/// own answers.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Signs in on the settings page with a fresh form, as a browser at
+/// `client` (sent as `X-Forwarded-For`; the server must trust 127.0.0.1).
+pub async fn web_sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> reqwest::Response {
+    let (token, cookie) = login_form(http, base).await;
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf_token", &token)
+        .append_pair("email", email)
+        .append_pair("password", password)
+        .finish();
+    http.post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .header("x-forwarded-for", client)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /login")
+}
+
+/// `POST /auth/token` as sent by a client at `client` (`X-Forwarded-For`).
+pub async fn issue_from(
+    env: &TestEnv,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    env.http
+        .post(env.url("/api/v1/auth/token"))
+        .header("x-forwarded-for", client)
+        .json(&serde_json::json!({"email": email, "password": password, "device_name": "x"}))
+        .send()
+        .await
+        .expect("POST /auth/token")
+}

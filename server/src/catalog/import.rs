@@ -39,7 +39,9 @@ impl std::fmt::Display for Summary {
 /// Collects records and writes them a batch per transaction.
 pub struct Importer {
     pool: Pool,
-    batch: Vec<Record>,
+    /// Records waiting for the next transaction, each with where it came
+    /// from (for the report if it must be skipped).
+    batch: Vec<(String, Record)>,
     pub summary: Summary,
     last_progress: Instant,
     progress: bool,
@@ -56,8 +58,9 @@ impl Importer {
         }
     }
 
-    pub async fn add(&mut self, record: Record) -> Result<(), DbError> {
-        self.batch.push(record);
+    /// Queues a record; `origin` names it in a report (`file: record 7`).
+    pub async fn add(&mut self, origin: String, record: Record) -> Result<(), DbError> {
+        self.batch.push((origin, record));
         if self.batch.len() >= BATCH {
             self.flush().await?;
         }
@@ -74,22 +77,19 @@ impl Importer {
         }
     }
 
-    /// Writes the pending batch in one transaction.
+    /// Writes the pending batch in one transaction. If the database refuses
+    /// one of its records (and is not merely unavailable), the batch is
+    /// written again one record per transaction, so only the bad record is
+    /// skipped, with its origin and the reason.
     pub async fn flush(&mut self) -> Result<(), DbError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let mut counts = Summary::default();
-        for record in &self.batch {
-            match anime::upsert(&tx, record).await? {
-                Upserted::Inserted => counts.inserted += 1,
-                Upserted::Updated => counts.updated += 1,
-                Upserted::Unchanged => counts.unchanged += 1,
-            }
-        }
-        tx.commit().await?;
+        let counts = match self.write_batch().await {
+            Ok(counts) => counts,
+            Err(error) if error.is_unavailable() => return Err(error),
+            Err(_) => self.write_one_by_one().await?,
+        };
         self.batch.clear();
         self.summary.inserted += counts.inserted;
         self.summary.updated += counts.updated;
@@ -99,6 +99,55 @@ impl Importer {
             eprintln!("progress: {}", self.summary);
         }
         Ok(())
+    }
+}
+
+impl Importer {
+    async fn write_batch(&self) -> Result<Summary, DbError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut counts = Summary::default();
+        for (_, record) in &self.batch {
+            counts.count(anime::upsert(&tx, record).await?);
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn write_one_by_one(&mut self) -> Result<Summary, DbError> {
+        let batch = std::mem::take(&mut self.batch);
+        let mut counts = Summary::default();
+        for (origin, record) in &batch {
+            let mut client = self.pool.get().await?;
+            let tx = client.transaction().await?;
+            match anime::upsert(&tx, record).await {
+                Ok(upserted) => {
+                    tx.commit().await?;
+                    counts.count(upserted);
+                }
+                Err(error) if error.is_unavailable() => return Err(error),
+                Err(error) => {
+                    drop(tx);
+                    let (source, position) = origin.split_once(": ").unwrap_or((origin, ""));
+                    self.skip(
+                        source,
+                        position,
+                        &format!("the database refused it: {error}"),
+                    );
+                }
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl Summary {
+    fn count(&mut self, upserted: Upserted) {
+        match upserted {
+            Upserted::Inserted => self.inserted += 1,
+            Upserted::Updated => self.updated += 1,
+            Upserted::Unchanged => self.unchanged += 1,
+        }
     }
 }
 
@@ -128,7 +177,8 @@ async fn import_file(importer: &mut Importer, path: &Path) -> anyhow::Result<()>
     while let Some((position, media)) = rx.recv().await {
         match media.and_then(Record::try_from) {
             Ok(record) => {
-                if let Err(error) = importer.add(record).await {
+                let origin = format!("{source}: {position}");
+                if let Err(error) = importer.add(origin, record).await {
                     outcome = Err(error)
                         .with_context(|| format!("writing records of {source} up to {position}"));
                     break;

@@ -176,7 +176,22 @@ fn date(fuzzy: Option<FuzzyDate>, field: &str) -> Result<PartialDate, String> {
 impl TryFrom<Media> for Record {
     type Error = String;
 
+    /// A record ready to write, or why this media cannot be one. PostgreSQL
+    /// cannot store NUL in text, so a field holding one refuses the record
+    /// (one bad record must never fail the batch it would travel in).
     fn try_from(media: Media) -> Result<Self, String> {
+        let record = Record::build(media)?;
+        match record.field_with_nul() {
+            Some(field) => Err(format!(
+                "{field} contains a NUL control character, which cannot be stored"
+            )),
+            None => Ok(record),
+        }
+    }
+}
+
+impl Record {
+    fn build(media: Media) -> Result<Self, String> {
         if media.id <= 0 {
             return Err(format!("id {} is not a positive integer", media.id));
         }
@@ -264,6 +279,28 @@ impl TryFrom<Media> for Record {
 }
 
 impl Record {
+    /// The first text field (by its AniList name) that holds a NUL.
+    fn field_with_nul(&self) -> Option<&'static str> {
+        let has = |text: &str| text.contains('\0');
+        let has_opt = |text: &Option<String>| text.as_deref().is_some_and(has);
+        [
+            ("title.romaji", has(&self.title)),
+            ("title.english", has_opt(&self.title_english)),
+            ("title.native", has_opt(&self.title_native)),
+            ("synonyms", self.synonyms.iter().any(|s| has(s))),
+            ("format", has_opt(&self.format)),
+            ("status", has_opt(&self.status)),
+            ("season", has_opt(&self.season)),
+            ("description", has_opt(&self.synopsis)),
+            ("coverImage", has_opt(&self.cover_image_url)),
+            ("siteUrl", has_opt(&self.site_url)),
+            ("genres", self.genres.iter().any(|g| has(g))),
+            ("studios", self.studios.iter().any(|s| has(&s.name))),
+        ]
+        .into_iter()
+        .find_map(|(field, bad)| bad.then_some(field))
+    }
+
     /// Lower-cased titles and synonyms, searched by `GET /anime?q=`.
     pub fn search_text(&self) -> String {
         let mut parts = vec![self.title.as_str()];
@@ -415,6 +452,19 @@ mod tests {
             media(value).unwrap_err(),
             "coverImage URL is longer than 1000 bytes"
         );
+        for (path, field) in [
+            (&["title", "english"][..], "title.english"),
+            (&["description"][..], "description"),
+        ] {
+            let mut value = demon_slayer();
+            let mut slot = &mut value;
+            for key in path {
+                slot = &mut slot[*key];
+            }
+            *slot = json!("a\u{0}b");
+            let error = media(value).unwrap_err();
+            assert!(error.starts_with(field) && error.contains("NUL"), "{error}");
+        }
     }
 
     #[test]

@@ -287,7 +287,7 @@ async fn store(
             .map_err(|e| e.to_string())
             .and_then(Record::try_from);
         match parsed {
-            Ok(record) => importer.add(record).await?,
+            Ok(record) => importer.add(format!("AniList: media {id}"), record).await?,
             Err(reason) => importer.skip("AniList", &format!("media {id}"), &reason),
         }
     }

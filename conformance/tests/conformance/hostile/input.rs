@@ -1,0 +1,254 @@
+//! Attacks with bytes the database cannot hold: NUL (PostgreSQL refuses it
+//! in text) and other control characters, in every string of every body,
+//! in paths, query strings, forms and catalog files. Each is a 4xx with the
+//! contract's JSON (or a readable page), never a 5xx.
+
+use anitrack_client::types;
+use anitrack_conformance::harness::Catalog;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestEnv, api_error, no_redirects, status_json, web_sign_in};
+
+fn control_message(field: &str) -> String {
+    format!("The {field} field must not contain control characters.")
+}
+
+/// An anime of the demo catalog.
+fn some_anime(env: &TestEnv) -> i64 {
+    env.psql_value("SELECT id FROM anime ORDER BY id LIMIT 1")
+        .parse()
+        .expect("an anime id")
+}
+
+#[tokio::test]
+async fn nul_and_control_characters_in_list_bodies_are_a_422_on_the_field() {
+    let env = TestEnv::start().await;
+    let token = env.user_with_token("nul@example.test").await;
+    let client = env.client(&token);
+    let anime_id = some_anime(&env);
+    for (notes, tag) in [("a\u{0}b", "x\u{0}y"), ("bell\u{7}", "esc\u{1b}[31m")] {
+        let entry = types::NewListEntry {
+            anime_id,
+            status: types::ListStatus::Watching,
+            notes: Some(notes.to_string().try_into().expect("notes")),
+            tags: Some(vec!["fine".into(), tag.into()]),
+            completed_at: None,
+            is_private: None,
+            is_rewatching: None,
+            progress: None,
+            rewatch_count: None,
+            score: None,
+            started_at: None,
+        };
+        let (status, error) = api_error(client.list_entry_create().body(entry).send().await);
+        assert_eq!(status, 422, "{notes:?}");
+        let errors = error.errors.expect("per-field errors");
+        assert_eq!(errors["notes"], vec![control_message("notes")]);
+        assert_eq!(errors["tags.1"], vec![control_message("tags.1")]);
+    }
+    // Line breaks and tabs are what notes are for.
+    let entry = types::NewListEntry {
+        anime_id,
+        status: types::ListStatus::Watching,
+        notes: Some(
+            "line one\nline\ttwo\r\n"
+                .to_string()
+                .try_into()
+                .expect("notes"),
+        ),
+        tags: None,
+        completed_at: None,
+        is_private: None,
+        is_rewatching: None,
+        progress: None,
+        rewatch_count: None,
+        score: None,
+        started_at: None,
+    };
+    let created = client
+        .list_entry_create()
+        .body(entry)
+        .send()
+        .await
+        .expect("multi-line notes are fine")
+        .into_inner();
+    // PATCH reads the same rules.
+    let patch = types::ListEntryPatch::builder()
+        .notes(Some("\u{0}".to_string().try_into().expect("notes")));
+    let (status, error) = api_error(
+        client
+            .list_entry_update()
+            .entry_id(created.id)
+            .body(patch)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 422);
+    assert_eq!(
+        error.errors.expect("errors")["notes"],
+        vec![control_message("notes")]
+    );
+}
+
+#[tokio::test]
+async fn nul_in_token_issuance_is_a_422_on_each_field() {
+    let env = TestEnv::start_with(Catalog::Empty).await;
+    env.create_user("issuer@example.test", "Issuer", true).await;
+    let client = env.anonymous();
+    let request = types::TokenIssueRequest {
+        email: "issuer\u{0}@example.test".into(),
+        password: "pass\u{0}word".into(),
+        device_name: "my\u{0}tool".into(),
+    };
+    let (status, error) = api_error(client.token_issue().body(request).send().await);
+    assert_eq!(status, 422);
+    let errors = error.errors.expect("errors");
+    assert_eq!(errors["email"], vec![control_message("email")]);
+    assert_eq!(errors["password"], vec![control_message("password")]);
+    assert_eq!(errors["device_name"], vec![control_message("device name")]);
+    // A valid request next to it still works: nothing was left broken.
+    let request = types::TokenIssueRequest {
+        email: "issuer@example.test".into(),
+        password: PASSWORD.into(),
+        device_name: "my tool".into(),
+    };
+    client
+        .token_issue()
+        .body(request)
+        .send()
+        .await
+        .expect("201");
+}
+
+#[tokio::test]
+async fn nul_in_paths_and_query_strings_is_a_404_or_a_422() {
+    let env = TestEnv::start().await;
+    let token = env.user_with_token("paths@example.test").await;
+    let client = env.client(&token);
+    let (status, _) = api_error(client.anime_view().slug("cowboy\u{0}bebop").send().await);
+    assert_eq!(status, 404);
+    let (status, _) = api_error(client.anime_view().slug("\u{1}").send().await);
+    assert_eq!(status, 404);
+    let (status, error) = api_error(client.anime_list().q("bebop\u{0}").send().await);
+    assert_eq!(status, 422);
+    assert_eq!(
+        error.errors.expect("errors")["q"],
+        vec![control_message("q")]
+    );
+    // Raw bytes the client would never send: an encoded NUL in the status
+    // filter and in an id.
+    for path in [
+        "/api/v1/list?status=%00",
+        "/api/v1/list/%00",
+        "/api/v1/list/anime/%00",
+    ] {
+        let response = env
+            .http
+            .get(env.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        let (status, body) = status_json(response).await;
+        assert!(
+            status == 404 || status == 405 || status == 422,
+            "{path}: {status} {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nul_in_the_settings_page_forms_is_a_readable_422() {
+    let env = TestEnv::start_with(Catalog::Empty).await;
+    env.create_user("forms@example.test", "Forms", true).await;
+    let http = no_redirects();
+    let base = env.server.base_url();
+    for (email, password) in [
+        ("forms\u{0}@example.test", PASSWORD),
+        ("forms@example.test", "pass\u{0}"),
+        (&*"x".repeat(300), PASSWORD),
+    ] {
+        let response = web_sign_in(&http, &base, email, password, "127.0.0.1").await;
+        assert_eq!(response.status().as_u16(), 422, "{email:?}");
+        let page = response.text().await.expect("page");
+        assert!(page.contains("id=\"login-error\""), "{page}");
+        assert!(!page.contains('\u{0}'), "the page never echoes a NUL");
+    }
+    let signed_in = web_sign_in(&http, &base, "forms@example.test", PASSWORD, "127.0.0.1").await;
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.contains("anitrack_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session")
+        .to_string();
+    let page = http
+        .get(env.url("/settings/tokens"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf")
+        .to_string();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf_token", &csrf)
+        .append_pair("name", "bad\u{0}name")
+        .finish();
+    let response = http
+        .post(env.url("/settings/tokens"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status().as_u16(), 422);
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains("must not contain control characters"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_import_skips_a_record_with_nul_and_goes_on() {
+    let env = TestEnv::start_with(Catalog::Empty).await;
+    let record = |id: u32, title: &str| json!({"id": id, "idMal": null, "title": {"romaji": title}, "format": "TV", "episodes": 12});
+    let lines = [
+        record(900001, "Before the bad one"),
+        record(900002, "Bad\u{0}Title"),
+        record(900003, "After the bad one"),
+    ]
+    .map(|r| r.to_string())
+    .join("\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("records.jsonl");
+    std::fs::write(&file, lines).expect("write");
+    let out = env
+        .cli(&["catalog", "import", &file.to_string_lossy()], None)
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("record 2"),
+        "names the bad record: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("control character"),
+        "says why: {}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("2 inserted"), "{}", out.stdout);
+    assert!(out.stdout.contains("1 skipped"), "{}", out.stdout);
+    assert_eq!(env.psql_value("SELECT count(*) FROM anime"), "2");
+}
