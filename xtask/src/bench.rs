@@ -229,43 +229,12 @@ pub fn run(args: Args) -> Result<()> {
 /// Installs wrk with apt-get when it is missing and we are root; otherwise
 /// says how.
 fn ensure_wrk() -> Result<()> {
-    let present = || {
+    crate::install::ensure_debian_packages("bench", "wrk", &["wrk"], || {
         Command::new("wrk")
             .arg("-v")
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wrk"))
-    };
-    if present() {
-        return Ok(());
-    }
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().next() == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        bail!("wrk is not installed; install it with `sudo apt-get install -y wrk`");
-    }
-    println!(
-        "bench: wrk is not installed; installing it: apt-get update && apt-get install -y wrk"
-    );
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !(apt(&["install", "-y", "-qq", "wrk"])
-        || apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "wrk"]))
-        || !present()
-    {
-        bail!("installing wrk failed; install it with `apt-get install -y wrk`");
-    }
-    Ok(())
+    })
 }
 
 fn find_pgbench() -> Result<PathBuf> {

@@ -82,6 +82,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("0 passed, 1 failed: the server does not build");
     }
 
+    step(
+        "PostgreSQL",
+        crate::install::ensure_postgresql("conformance"),
+    );
+    // The settings page's tests drive a real browser.
+    step(
+        "browser (chromium, chromium-driver)",
+        crate::install::ensure_debian_packages(
+            "conformance",
+            "headless Chromium and its WebDriver",
+            &["chromium", "chromium-driver"],
+            || {
+                crate::install::is_executable("/usr/bin/chromium")
+                    && crate::install::is_executable("/usr/bin/chromedriver")
+            },
+        ),
+    );
+
     let started = Instant::now();
     println!("conformance: starting a private PostgreSQL cluster");
     let cluster = PgCluster::start_temporary().context("starting PostgreSQL for the tests")?;

@@ -48,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (url, None)
         }
         _ => {
+            crate::install::ensure_postgresql("dev")?;
             let data_dir = root.join("target").join("dev-pg").join("data");
             println!("dev: starting PostgreSQL in {}", data_dir.display());
             let cluster = PgCluster::start(ClusterOptions {

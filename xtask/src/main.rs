@@ -5,6 +5,7 @@ mod client;
 mod compat;
 mod conformance;
 mod dev;
+mod install;
 mod openapi;
 mod workspace;
 

@@ -177,26 +177,19 @@ pub async fn list(
         .map_err(unexpected)?;
     tokio::spawn(
         async move {
-            let outcome = match write_rest(&mut array, rows.as_mut()).await {
+            let written = write_rest(&mut array, rows.as_mut()).await;
+            // Logged before `array` drops and cuts the transfer, so the line
+            // is written by the time the client sees the cut.
+            let outcome = match written {
                 Ok(()) => array.close().await.map_err(Unfinished::Write),
                 Err(unfinished) => {
-                    // Dropping the writer unfinished cuts the transfer.
+                    log_unfinished(&unfinished);
                     drop(array);
-                    Err(unfinished)
+                    Ok(())
                 }
             };
-            match outcome {
-                Ok(()) => {}
-                Err(Unfinished::Write(WriteError::ClientGone)) => {
-                    tracing::debug!("GET /list: the client left before the body was complete")
-                }
-                Err(Unfinished::Write(WriteError::Stalled(after))) => {
-                    tracing::warn!(
-                        ?after,
-                        "GET /list: the client stopped reading; transfer cut"
-                    )
-                }
-                Err(error) => tracing::error!(error = %error, "GET /list: the body was cut short"),
+            if let Err(unfinished) = outcome {
+                log_unfinished(&unfinished);
             }
             // Read what is left so the connection goes back to the pool idle,
             // not with the rest of a result ahead of its next query.
@@ -207,6 +200,21 @@ pub async fn list(
         .instrument(tracing::Span::current()),
     );
     Ok(body)
+}
+
+fn log_unfinished(unfinished: &Unfinished) {
+    match unfinished {
+        Unfinished::Write(WriteError::ClientGone) => {
+            tracing::debug!("GET /list: the client left before the body was complete")
+        }
+        Unfinished::Write(WriteError::Stalled(after)) => {
+            tracing::warn!(
+                ?after,
+                "GET /list: the client stopped reading; transfer cut"
+            )
+        }
+        error => tracing::error!(error = %error, "GET /list: the body was cut short"),
+    }
 }
 
 /// Writes the rows after the first, as they arrive.
