@@ -33,7 +33,7 @@ pub fn ensure_debian_packages(
     if !is_root() {
         bail!("{what} is not installed; install it with `sudo {command}`");
     }
-    println!("{who}: {what} is not installed; installing it: apt-get update && {command}");
+    println!("{who}: {what} not found; installing it: apt-get update && {command}");
     let apt = |args: &[&str]| {
         Command::new("apt-get")
             .args(args)

@@ -31,7 +31,7 @@ enum Command {
         #[command(subcommand)]
         action: openapi::Action,
     },
-    /// The generated Rust client (client/src/lib.rs).
+    /// The generated Rust client (client/src/generated.rs).
     Client {
         #[command(subcommand)]
         action: client::Action,
