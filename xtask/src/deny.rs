@@ -133,3 +133,34 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn require_cargo_deny() {
+        assert!(
+            installed_version().is_some(),
+            "cargo-deny is not installed: run `{}` \
+             (`cargo xtask conformance` installs it before it runs the tests)",
+            install_command()
+        );
+    }
+
+    #[test]
+    fn rejects_a_license_we_do_not_allow() {
+        require_cargo_deny();
+        let fixture = workspace::root().join("xtask/tests/fixtures/gpl-licensed/Cargo.toml");
+        let error = check(&fixture).expect_err("a GPL-3.0-only crate must fail the check");
+        let report = format!("{error:#}");
+        assert!(
+            report.contains("licenses FAILED") && report.contains("GPL-3.0-only"),
+            "failed, but not on the license:\n{report}"
+        );
+    }
+
+    #[test]
+    fn accepts_the_workspace() {
+        require_cargo_deny();
+        check(&workspace::root().join("Cargo.toml")).expect("the workspace passes cargo deny");
+    }
+}
