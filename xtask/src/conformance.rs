@@ -1,10 +1,11 @@
 //! `cargo xtask conformance`: the single command CI runs.
 //!
-//! Steps, each reported on one line: formatting, clippy, the committed
-//! document and client are current, the server builds, then every test of
-//! the workspace (unit tests and the conformance suite against live servers)
-//! with one private PostgreSQL cluster shared by all test processes. Ends
-//! with `N passed, M failed` counted over all tests.
+//! Steps, each reported on one line: formatting, clippy, the dependencies'
+//! licenses, bans and sources (cargo-deny), the committed document and client
+//! are current, the server builds, then every test of the workspace (unit
+//! tests and the conformance suite against live servers) with one private
+//! PostgreSQL cluster shared by all test processes. Ends with `N passed, M
+//! failed` counted over all tests.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -14,7 +15,7 @@ use anitrack_conformance::harness::{ADMIN_URL_ENV, SERVER_BIN_ENV};
 use anitrack_conformance::pg::PgCluster;
 use anyhow::{Context, bail};
 
-use crate::{client, openapi, workspace};
+use crate::{client, deny, openapi, workspace};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -68,6 +69,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ),
         );
     }
+    // Not skipped with --skip-lints: it takes a second once cargo-deny is
+    // installed, and it installs it, which xtask's own tests then need.
+    step(
+        "dependencies (cargo deny: licenses, bans, sources)",
+        deny::step(),
+    );
     step("openapi document current", openapi::check());
     step("generated client current", client::check());
     step(

@@ -4,6 +4,7 @@ mod bench;
 mod client;
 mod compat;
 mod conformance;
+mod deny;
 mod dev;
 mod install;
 mod openapi;
@@ -23,8 +24,9 @@ enum Command {
     /// Run AniTrack locally: a private PostgreSQL under target/, a demo
     /// account and token, and the server on 127.0.0.1:8080.
     Dev(dev::Args),
-    /// The CI gate: fmt, clippy, unit tests, spec/client staleness and the
-    /// conformance suite against a live server on a private PostgreSQL.
+    /// The CI gate: fmt, clippy, dependency licenses/bans/sources (cargo
+    /// deny), spec/client staleness, unit tests and the conformance suite
+    /// against a live server on a private PostgreSQL.
     Conformance(conformance::Args),
     /// The published OpenAPI document (spec/openapi.json).
     Openapi {
