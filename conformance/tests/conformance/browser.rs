@@ -260,12 +260,13 @@ async fn a_person_signs_in_creates_a_token_uses_it_and_revokes_it() {
     // Sign out ends the session on the server.
     let cookie = browser
         .client
-        .get_named_cookie("anitrack_session")
+        .get_named_cookie("__Host-anitrack_session")
         .await
         .expect("session cookie");
     assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.secure(), Some(true));
     assert_eq!(format!("{:?}", cookie.same_site()), "Some(Lax)");
-    let session = format!("anitrack_session={}", cookie.value());
+    let session = format!("__Host-anitrack_session={}", cookie.value());
     browser.click("sign-out").await;
     browser.arrive("/login").await;
     let replayed = env

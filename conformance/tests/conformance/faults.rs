@@ -167,11 +167,18 @@ async fn holding_every_pool_connection_gives_503_not_a_pile_up() {
             UNTHROTTLED,
             ("ANITRACK_DB_POOL_SIZE", "2"),
             ("ANITRACK_DB_ACQUIRE_TIMEOUT_MS", "500"),
+            // The table lock stands for a slow statement: neither timeout
+            // may end it early.
             ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
+            ("ANITRACK_DB_LOCK_TIMEOUT_MS", "20000"),
         ],
     )
     .await;
     let token = env.user_with_token("pool@example.test").await;
+    // Used once, the token is familiar to the server: its lookups may take
+    // any pool connection, not only the lane kept for unfamiliar tokens.
+    let warm = env.http.get(env.url("/api/v1/user")).bearer_auth(&token);
+    assert_eq!(warm.send().await.expect("send").status().as_u16(), 200);
     let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(3));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -397,7 +404,12 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     let token = env.user_with_token("drain@example.test").await;
     let mut server = Server::start(
         &env.database_url,
-        &[("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000")],
+        // The table lock stands for a slow statement: neither timeout may
+        // end it early.
+        &[
+            ("ANITRACK_DB_STATEMENT_TIMEOUT_MS", "20000"),
+            ("ANITRACK_DB_LOCK_TIMEOUT_MS", "20000"),
+        ],
     )
     .await
     .expect("server");
