@@ -11,8 +11,9 @@ use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use crate::auth::password::{self, Passwords};
 use crate::auth::throttle::Throttle;
 use crate::db::{self, PoolSettings, accounts};
-use crate::http::{self as web, ApiContext};
+use crate::http;
 use crate::list::streams::Streams;
+use crate::request::{ApiContext, Settings};
 use crate::validate::is_plausible_email;
 use crate::web::CookieKey;
 
@@ -369,7 +370,7 @@ async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.db_acquire_timeout_ms),
         Duration::from_millis(args.stream_stall_timeout_ms),
     );
-    let settings = web::Settings {
+    let settings = Settings {
         rate_limit_per_minute: args.rate_limit_per_minute,
         token_rate_limit_per_minute: args.token_rate_limit_per_minute,
         trusted_proxies: args.trusted_proxies,
@@ -377,7 +378,7 @@ async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
         insecure_cookies: args.insecure_cookies,
     };
-    web::serve(
+    http::serve(
         args.bind,
         ApiContext {
             db: pool,

@@ -3,7 +3,6 @@
 use anitrack_spec::ApiError;
 use anitrack_spec::error::FieldErrors;
 
-use crate::auth::password::PasswordError;
 use crate::db::DbError;
 
 /// Seconds a client should wait before retrying while the database is down:
@@ -32,8 +31,10 @@ pub enum Error {
     Invalid(FieldErrors),
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error(transparent)]
-    Password(#[from] PasswordError),
+    /// A failure of the server's own machinery (a hashing task that
+    /// panicked): 500, the cause logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<FieldErrors> for Error {
@@ -70,10 +71,7 @@ impl From<Error> for ApiError {
             }
             Error::Busy(what) => ApiError::unavailable(what, RETRY_AFTER_BUSY_SECS),
             Error::Db(db) => ApiError::internal(db),
-            Error::Password(PasswordError::Busy) => {
-                ApiError::unavailable(PasswordError::Busy, RETRY_AFTER_BUSY_SECS)
-            }
-            Error::Password(e) => ApiError::internal(e),
+            Error::Internal(cause) => ApiError::internal(cause),
         }
     }
 }

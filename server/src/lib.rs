@@ -9,5 +9,6 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod list;
+pub mod request;
 pub mod validate;
 pub mod web;

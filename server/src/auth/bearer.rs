@@ -41,10 +41,16 @@ pub async fn authenticate(
     };
     let found = {
         let client = db.get().await?;
-        tokens::authenticate(&client, &hash, f64::from(MINUTE_SECS)).await?
+        tokens::authenticate(&client, &hash.0, f64::from(MINUTE_SECS)).await?
     };
     drop(lane);
-    let (principal, window) = found.ok_or(Error::Unauthenticated)?;
+    // The index found the row by its hash; the comparison that decides is
+    // ours, in constant time.
+    let tokens::Found {
+        principal, window, ..
+    } = found
+        .filter(|f| hash.matches(&f.stored_hash))
+        .ok_or(Error::Unauthenticated)?;
     memory.make_familiar(&hash.0);
     let limit = Limit {
         policy: "token",

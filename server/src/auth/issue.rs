@@ -104,7 +104,7 @@ pub async fn mint_for(
         &mut client,
         account_id,
         name,
-        &minted.hash,
+        &minted.hash.0,
         i64::from(TOKENS_ACTIVE_MAX),
     )
     .await?;

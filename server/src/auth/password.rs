@@ -29,6 +29,15 @@ pub enum PasswordError {
     Busy,
 }
 
+impl From<PasswordError> for crate::error::Error {
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::Busy => crate::error::Error::Busy("every password-hashing slot"),
+            other => crate::error::Error::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Longest a sign-in waits for a hashing slot. Past it the answer is a 503
 /// with `Retry-After`, so a storm of sign-ins queues for about a second,
 /// never until the request timeout, and a real sign-in is answered within

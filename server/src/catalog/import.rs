@@ -9,8 +9,8 @@ use deadpool_postgres::Pool;
 
 use super::media::Record;
 use super::reader::{self, Position};
+use super::upsert::{Upserted, upsert};
 use crate::db::DbError;
-use crate::db::anime::{self, Upserted};
 
 /// Records per transaction: large enough to amortise commits, small enough
 /// that a failure loses little work and memory stays flat.
@@ -108,7 +108,7 @@ impl Importer {
         let tx = client.transaction().await?;
         let mut counts = Summary::default();
         for (_, record) in &self.batch {
-            counts.count(anime::upsert(&tx, record).await?);
+            counts.count(upsert(&tx, record).await?);
         }
         tx.commit().await?;
         Ok(counts)
@@ -120,7 +120,7 @@ impl Importer {
         for (origin, record) in &batch {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
-            match anime::upsert(&tx, record).await {
+            match upsert(&tx, record).await {
                 Ok(upserted) => {
                     tx.commit().await?;
                     counts.count(upserted);

@@ -2,6 +2,8 @@
 //! validated, normalised form ([`Record`]).
 
 use serde::Deserialize;
+
+pub use crate::db::anime::{PartialDate, Record, StudioCredit};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Deserialize)]
@@ -73,15 +75,6 @@ pub struct StudioNode {
     pub is_animation_studio: bool,
 }
 
-/// A date whose parts may be unknown; only a prefix may be known (a day
-/// without a month is dropped).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PartialDate {
-    pub year: Option<i16>,
-    pub month: Option<i16>,
-    pub day: Option<i16>,
-}
-
 impl PartialDate {
     /// ISO 8601 with reduced precision: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     pub fn to_iso(self) -> Option<String> {
@@ -92,38 +85,6 @@ impl PartialDate {
             _ => None,
         }
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StudioCredit {
-    pub id: i64,
-    pub name: String,
-    pub is_animation_studio: bool,
-    pub is_main: bool,
-}
-
-/// A validated catalog record, ready to upsert.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
-    pub anilist_id: i64,
-    pub mal_id: Option<i64>,
-    pub title: String,
-    pub title_english: Option<String>,
-    pub title_native: Option<String>,
-    pub synonyms: Vec<String>,
-    pub format: Option<String>,
-    pub status: Option<String>,
-    pub episodes: Option<i32>,
-    pub duration: Option<i32>,
-    pub season: Option<String>,
-    pub season_year: Option<i32>,
-    pub start: PartialDate,
-    pub end: PartialDate,
-    pub synopsis: Option<String>,
-    pub cover_image_url: Option<String>,
-    pub site_url: Option<String>,
-    pub genres: Vec<String>,
-    pub studios: Vec<StudioCredit>,
 }
 
 /// Byte limits that keep the list's covering index (`anime_list_summary`:

@@ -5,4 +5,5 @@ pub mod media;
 pub mod reader;
 pub mod slug;
 pub mod sync;
+pub mod upsert;
 pub mod view;

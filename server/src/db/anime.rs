@@ -5,90 +5,110 @@ use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 
 use super::DbError;
-use crate::catalog::media::{PartialDate, Record};
-use crate::catalog::slug;
 
-/// What an upsert did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Upserted {
-    Inserted,
-    Updated,
-    Unchanged,
+/// A date whose parts may be unknown; only a prefix may be known (a day
+/// without a month is dropped).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartialDate {
+    pub year: Option<i16>,
+    pub month: Option<i16>,
+    pub day: Option<i16>,
 }
 
-/// Inserts or updates one record, keyed by AniList id, inside the caller's
-/// transaction. Identical data (same source hash) writes nothing.
-pub async fn upsert(db: &impl GenericClient, record: &Record) -> Result<Upserted, DbError> {
-    let hash = record.source_hash();
-    let existing = db
-        .query_opt(
-            &db.prepare_cached(
-                "SELECT id, slug, source_hash FROM anime WHERE anilist_id = $1 FOR UPDATE",
-            )
-            .await?,
-            &[&record.anilist_id],
-        )
-        .await?;
-    let (current, outcome) = match existing {
-        Some(row) => {
-            let stored: &[u8] = row.get("source_hash");
-            if stored == hash.as_slice() {
-                return Ok(Upserted::Unchanged);
-            }
-            (
-                (row.get::<_, i64>("id"), row.get::<_, String>("slug")),
-                Upserted::Updated,
-            )
-        }
-        None => ((0, String::new()), Upserted::Inserted),
-    };
-    let slug = choose_slug(db, record, current.0, &current.1).await?;
-    let id = write(db, record, &slug, &hash).await?;
-    replace_genres(db, id, &record.genres).await?;
-    replace_studios(db, id, record).await?;
-    Ok(outcome)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StudioCredit {
+    pub id: i64,
+    pub name: String,
+    pub is_animation_studio: bool,
+    pub is_main: bool,
 }
 
-/// Keeps the current slug while the title still slugifies to the same base;
-/// otherwise the first free candidate (see [`slug::candidates`]). A slug
-/// once published stays in `anime_slugs`, so it keeps resolving.
-async fn choose_slug(
+/// A validated catalog record, ready to upsert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub anilist_id: i64,
+    pub mal_id: Option<i64>,
+    pub title: String,
+    pub title_english: Option<String>,
+    pub title_native: Option<String>,
+    pub synonyms: Vec<String>,
+    pub format: Option<String>,
+    pub status: Option<String>,
+    pub episodes: Option<i32>,
+    pub duration: Option<i32>,
+    pub season: Option<String>,
+    pub season_year: Option<i32>,
+    pub start: PartialDate,
+    pub end: PartialDate,
+    pub synopsis: Option<String>,
+    pub cover_image_url: Option<String>,
+    pub site_url: Option<String>,
+    pub genres: Vec<String>,
+    pub studios: Vec<StudioCredit>,
+}
+
+/// The row of an anime being upserted, locked for the caller's transaction.
+pub struct Current {
+    pub id: i64,
+    pub slug: String,
+    pub source_hash: Vec<u8>,
+}
+
+/// The anime with this AniList id, locked until the transaction ends.
+pub async fn lock_by_anilist_id(
     db: &impl GenericClient,
-    record: &Record,
-    id: i64,
-    current: &str,
-) -> Result<String, DbError> {
-    let base = slug::base_slug(record.title_english.as_deref(), &record.title);
-    let candidates = slug::candidates(&base, record.season_year, record.anilist_id);
-    if candidates.iter().any(|c| c == current) {
-        return Ok(current.to_string());
-    }
-    let taken = db
+    anilist_id: i64,
+) -> Result<Option<Current>, DbError> {
+    let statement = db
+        .prepare_cached("SELECT id, slug, source_hash FROM anime WHERE anilist_id = $1 FOR UPDATE")
+        .await?;
+    Ok(db
+        .query_opt(&statement, &[&anilist_id])
+        .await?
+        .map(|row| Current {
+            id: row.get("id"),
+            slug: row.get("slug"),
+            source_hash: row.get("source_hash"),
+        }))
+}
+
+/// The anime that has published `slug`, if any.
+pub async fn slug_owner(db: &impl GenericClient, slug: &str) -> Result<Option<i64>, DbError> {
+    let statement = db
         .prepare_cached("SELECT anime_id FROM anime_slugs WHERE slug = $1")
         .await?;
-    for candidate in &candidates {
-        match db.query_opt(&taken, &[candidate]).await? {
-            None => return Ok(candidate.clone()),
-            Some(row) if row.get::<_, i64>("anime_id") == id => return Ok(candidate.clone()),
-            Some(_) => continue,
-        }
-    }
-    // The last candidate embeds the AniList id, unique among anime; it can
-    // only be taken by this very anime, handled above.
-    Ok(candidates.last().cloned().unwrap_or(base))
+    Ok(db
+        .query_opt(&statement, &[&slug])
+        .await?
+        .map(|row| row.get("anime_id")))
+}
+
+/// Writes a record under `slug` with its genres and studios (insert, or
+/// update of the row with its AniList id); returns the anime id.
+pub async fn write(
+    db: &impl GenericClient,
+    record: &Record,
+    slug: &str,
+    search_text: &str,
+    hash: &[u8],
+) -> Result<i64, DbError> {
+    let id = write_row(db, record, slug, search_text, hash).await?;
+    replace_genres(db, id, &record.genres).await?;
+    replace_studios(db, id, record).await?;
+    Ok(id)
 }
 
 fn date_parts(date: PartialDate) -> [Option<i16>; 3] {
     [date.year, date.month, date.day]
 }
 
-/// Writes a record (insert, or update of the row with its AniList id) and
-/// publishes its slug; returns the anime id.
-async fn write(
+/// Writes the anime's own row and publishes its slug; returns its id.
+async fn write_row(
     db: &impl GenericClient,
     r: &Record,
     slug: &str,
-    hash: &[u8; 32],
+    search_text: &str,
+    hash: &[u8],
 ) -> Result<i64, DbError> {
     let [sy, sm, sd] = date_parts(r.start);
     let [ey, em, ed] = date_parts(r.end);
@@ -136,8 +156,8 @@ async fn write(
                 &r.synopsis,
                 &r.cover_image_url,
                 &r.site_url,
-                &r.search_text(),
-                &hash.as_slice(),
+                &search_text,
+                &hash,
             ],
         )
         .await?;

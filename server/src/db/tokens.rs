@@ -6,7 +6,6 @@ use deadpool_postgres::GenericClient;
 use super::DbError;
 use super::accounts::Account;
 use super::throttle::{self, Window};
-use crate::auth::token::TokenHash;
 
 #[derive(Clone, Debug)]
 pub struct Token {
@@ -30,7 +29,7 @@ pub async fn insert_capped(
     db: &mut deadpool_postgres::Client,
     account_id: i64,
     name: &str,
-    hash: &TokenHash,
+    hash: &[u8],
     cap: i64,
 ) -> Result<Option<Token>, DbError> {
     let tx = db.transaction().await?;
@@ -48,7 +47,7 @@ pub async fn insert_capped(
         )
         .await?;
     let row = tx
-        .query_opt(&insert, &[&account_id, &name, &hash.0.as_slice(), &cap])
+        .query_opt(&insert, &[&account_id, &name, &hash, &cap])
         .await?;
     tx.commit().await?;
     Ok(row.map(|row| Token {
@@ -59,15 +58,23 @@ pub async fn insert_capped(
     }))
 }
 
+/// A live token found by its hash, with the hash as stored (for the
+/// caller's constant-time comparison) and the token's window after this hit.
+pub struct Found {
+    pub principal: Principal,
+    pub stored_hash: Vec<u8>,
+    pub window: Window,
+}
+
 /// Resolves a token hash to its live token and account, counts the
 /// request against the token's rate limit, and records `last_used_at` (at
 /// most once a minute, so a busy token does not turn every read into a
 /// write): one statement, one round trip.
 pub async fn authenticate(
     db: &impl GenericClient,
-    hash: &TokenHash,
+    hash: &[u8],
     window_secs: f64,
-) -> Result<Option<(Principal, Window)>, DbError> {
+) -> Result<Option<Found>, DbError> {
     let sql = format!(
         "WITH hit AS ( \
              SELECT t.id AS token_id, t.token_hash, t.last_used_at, \
@@ -86,16 +93,9 @@ pub async fn authenticate(
         hit = throttle::hit_sql("(SELECT 't:' || token_id AS k FROM hit) AS keys", 2),
     );
     let statement = db.prepare_cached(&sql).await?;
-    let Some(row) = db
-        .query_opt(&statement, &[&hash.0.as_slice(), &window_secs])
-        .await?
-    else {
+    let Some(row) = db.query_opt(&statement, &[&hash, &window_secs]).await? else {
         return Ok(None);
     };
-    let stored: &[u8] = row.get("token_hash");
-    if !hash.matches(stored) {
-        return Ok(None);
-    }
     let principal = Principal {
         token_id: row.get("token_id"),
         account: Account {
@@ -106,7 +106,11 @@ pub async fn authenticate(
             created_at: row.get("created_at"),
         },
     };
-    Ok(Some((principal, throttle::window(&row))))
+    Ok(Some(Found {
+        principal,
+        stored_hash: row.get("token_hash"),
+        window: throttle::window(&row),
+    }))
 }
 
 /// The account's live tokens, newest first.

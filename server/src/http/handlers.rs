@@ -18,13 +18,12 @@ use dropshot::{
 };
 use http::Response;
 
-use super::ApiContext;
-use super::request::Call;
 use crate::auth::issue;
 use crate::catalog::view;
 use crate::db::tokens;
 use crate::error::Error;
 use crate::list;
+use crate::request::{ApiContext, Call};
 use crate::web::{self, Form};
 
 /// Runs a settings-page handler's work: its errors become HTML pages, not JSON.
@@ -221,13 +220,14 @@ impl AniTrackApi for AniTrack {
             .run(async {
                 let principal = call.authenticate().await?;
                 let ctx = call.context();
-                let body = list::list(
+                let entries = list::list(
                     &ctx.db,
                     &ctx.streams,
                     principal.account.id,
                     query.get("status"),
                 )
                 .await?;
+                let body = super::list_body::body(entries).await?;
                 Ok(StreamedOk::new(body))
             })
             .await)

@@ -1,8 +1,7 @@
 //! The HTTP server: dropshot, configured for the contract.
 
 mod handlers;
-pub mod limits;
-pub mod request;
+mod list_body;
 pub mod streaming;
 
 use std::net::SocketAddr;
@@ -11,58 +10,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use dropshot::{ConfigDropshot, ConfigLogging, ConfigLoggingLevel, HandlerTaskMode, ServerBuilder};
 
-use crate::auth::password::Passwords;
-use crate::auth::throttle::Throttle;
-use crate::list::streams::Streams;
-use crate::web::CookieKey;
+pub use crate::request::context::{ApiContext, Settings};
 
 /// Largest accepted request body (dropshot's default is 1 KiB, too small for
 /// a 2000-character note in multi-byte UTF-8).
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
-
-/// Operator settings that shape request handling.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Requests per minute per token on authenticated endpoints.
-    pub rate_limit_per_minute: u32,
-    /// `POST /auth/token` attempts per minute per email and per client address.
-    pub token_rate_limit_per_minute: u32,
-    /// Peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Longest a request may take before it is answered 503.
-    pub request_timeout: Duration,
-    /// Longest a graceful shutdown waits for in-flight requests.
-    pub shutdown_timeout: Duration,
-    /// Cookies without `Secure` and the `__Host-` prefix, for a browser
-    /// talking plain HTTP to this server (local development only).
-    pub insecure_cookies: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            rate_limit_per_minute: 60,
-            token_rate_limit_per_minute: 5,
-            trusted_proxies: Vec::new(),
-            request_timeout: Duration::from_secs(30),
-            shutdown_timeout: Duration::from_secs(30),
-            insecure_cookies: false,
-        }
-    }
-}
-
-/// What every handler can reach.
-pub struct ApiContext {
-    pub db: deadpool_postgres::Pool,
-    pub passwords: Passwords,
-    pub settings: Settings,
-    /// This instance's memory of blocked keys and familiar tokens.
-    pub throttle: Throttle,
-    /// Signs the settings page's cookies; shared by every instance.
-    pub cookie_key: CookieKey,
-    /// Streamed `GET /list` bodies holding a connection.
-    pub streams: Streams,
-}
 
 /// Deletes ended rate-limit windows and expired sessions at start and once
 /// a minute. Every instance runs one; the deletes are idempotent.

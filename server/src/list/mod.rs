@@ -10,14 +10,10 @@ use chrono::Utc;
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
-use dropshot::Body;
 use futures_util::TryStreamExt as _;
-use tracing::Instrument as _;
 
-use crate::db::DbError;
 use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
-use crate::http::streaming::{DataArray, WriteError};
 use crate::validate::Input;
 use streams::Streams;
 
@@ -135,19 +131,14 @@ pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Err
     }
 }
 
-/// `GET /list`, with its `status` filter validated, as a body that is
-/// written while PostgreSQL still sends rows.
-///
-/// The response starts only once the first row (or the end) has arrived:
-/// PostgreSQL sorts the whole list before it sends a row, so a failing or
-/// timed-out query still gets its proper 5xx. A failure after that cuts the
-/// transfer short (see [`DataArray`]) and is logged with the request id.
+/// `GET /list`: the account's entries (with `status` validated), read as
+/// PostgreSQL sends them; the transport writes them out (see [`Entries`]).
 pub async fn list(
     db: &Pool,
     streams: &Streams,
     account_id: i64,
     status: Option<&str>,
-) -> Result<Body, Error> {
+) -> Result<Entries, Error> {
     let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(text) => match ListStatus::parse(text) {
@@ -161,85 +152,51 @@ pub async fn list(
     };
     let permit = streams.admit(account_id).await?;
     let client = db.get().await?;
-    let mut rows = Box::pin(entries::list(&client, account_id, status).await?);
-    let (mut array, body) = DataArray::open(streams.stall);
-    let unexpected = |e: WriteError| Error::Db(DbError::Unexpected(e.to_string()));
-    // The first entry is read and decoded before the answer starts. A
-    // finished RowStream must not be polled again (it reports the closed
-    // channel as an error), so an empty list ends here.
-    let Some(row) = rows.try_next().await? else {
-        array.close().await.map_err(unexpected)?;
-        return Ok(body);
-    };
-    array
-        .push(&to_wire(entries::entry(&row)?))
-        .await
-        .map_err(unexpected)?;
-    tokio::spawn(
-        async move {
-            let written = write_rest(&mut array, rows.as_mut()).await;
-            // Logged before `array` drops and cuts the transfer, so the line
-            // is written by the time the client sees the cut.
-            let outcome = match written {
-                Ok(()) => array.close().await.map_err(Unfinished::Write),
-                Err(unfinished) => {
-                    log_unfinished(&unfinished);
-                    drop(array);
-                    Ok(())
-                }
-            };
-            if let Err(unfinished) = outcome {
-                log_unfinished(&unfinished);
+    let rows = Box::pin(entries::list(&client, account_id, status).await?);
+    Ok(Entries {
+        rows,
+        client,
+        done: false,
+        _permit: permit,
+        stall: streams.stall,
+    })
+}
+
+/// The entries of a list being read. It holds its pool connection (and its
+/// place among the streams) until [`Entries::finish`] or drop.
+pub struct Entries {
+    rows: std::pin::Pin<Box<tokio_postgres::RowStream>>,
+    client: deadpool_postgres::Object,
+    /// A finished RowStream must not be polled again (it reports the closed
+    /// channel as an error).
+    done: bool,
+    _permit: streams::StreamPermit,
+    /// How long the client may take no data before the transfer is cut.
+    pub stall: std::time::Duration,
+}
+
+impl Entries {
+    /// The next entry, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<ListEntry>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.rows.try_next().await? {
+            Some(row) => Ok(Some(to_wire(entries::entry(&row)?))),
+            None => {
+                self.done = true;
+                Ok(None)
             }
-            // Read what is left so the connection goes back to the pool idle,
-            // not with the rest of a result ahead of its next query.
-            while let Ok(Some(_)) = rows.try_next().await {}
-            drop(client);
-            drop(permit);
         }
-        .instrument(tracing::Span::current()),
-    );
-    Ok(body)
-}
-
-fn log_unfinished(unfinished: &Unfinished) {
-    match unfinished {
-        Unfinished::Write(WriteError::ClientGone) => {
-            tracing::debug!("GET /list: the client left before the body was complete")
-        }
-        Unfinished::Write(WriteError::Stalled(after)) => {
-            tracing::warn!(
-                ?after,
-                "GET /list: the client stopped reading; transfer cut"
-            )
-        }
-        error => tracing::error!(error = %error, "GET /list: the body was cut short"),
     }
-}
 
-/// Writes the rows after the first, as they arrive.
-async fn write_rest(
-    array: &mut DataArray,
-    mut rows: std::pin::Pin<&mut tokio_postgres::RowStream>,
-) -> Result<(), Unfinished> {
-    while let Some(row) = rows.try_next().await? {
-        array.push(&to_wire(entries::entry(&row)?)).await?;
-    }
-    Ok(())
-}
-
-/// Why a streamed list stopped before its end.
-#[derive(Debug, thiserror::Error)]
-enum Unfinished {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Write(#[from] WriteError),
-}
-
-impl From<tokio_postgres::Error> for Unfinished {
-    fn from(error: tokio_postgres::Error) -> Self {
-        Unfinished::Db(error.into())
+    /// Reads what is left, so the connection goes back to the pool idle,
+    /// not with the rest of a result ahead of its next query.
+    pub async fn finish(mut self) {
+        if !self.done {
+            while let Ok(Some(_)) = self.rows.try_next().await {}
+        }
+        drop(self.client);
     }
 }
 

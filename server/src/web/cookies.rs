@@ -15,7 +15,7 @@ use http::header;
 use rand::RngCore as _;
 use sha2::Sha256;
 
-use crate::http::request::Call;
+use crate::request::Call;
 
 /// The HMAC-SHA256 key that signs cookie values, kept in the database so
 /// that a cookie one instance made is good on every other.

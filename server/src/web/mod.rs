@@ -27,7 +27,7 @@ use crate::auth::issue;
 use crate::db::sessions::{self, Session};
 use crate::db::tokens;
 use crate::error::Error;
-use crate::http::request::Call;
+use crate::request::Call;
 use crate::validate::{self, TextKind, forbidden_character};
 
 /// Cookie names before the `__Host-` prefix ([`cookies::name`]).
@@ -133,7 +133,7 @@ pub fn error_page(error: Error) -> Page {
             "/settings/tokens",
             "Back to your tokens",
         ),
-        Error::Db(_) | Error::Timeout => {
+        Error::Db(_) | Error::Timeout | Error::Busy(_) => {
             tracing::error!(%error, "settings page unavailable");
             let mut page = message(
                 StatusCode::SERVICE_UNAVAILABLE,

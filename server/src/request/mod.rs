@@ -13,12 +13,15 @@ use dropshot::{HttpResponse, RequestContext};
 use http::header;
 use tracing::Instrument as _;
 
-use super::ApiContext;
-use super::limits::{Limit, Limits};
+pub mod context;
+pub mod limits;
+
 use crate::auth::bearer::{self, Bearer};
 use crate::auth::throttle;
 use crate::db::tokens::Principal;
 use crate::error::Error;
+pub use context::{ApiContext, Settings};
+use limits::{Limit, Limits};
 
 /// Query parameters that would carry a bearer token (RFC 6750's
 /// `access_token`, Laravel's `api_token`). Tokens in URLs leak into logs and

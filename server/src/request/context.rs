@@ -1,0 +1,53 @@
+//! What every request can reach: the operator's settings and the
+//! instance's shared state.
+
+use std::time::Duration;
+
+use crate::auth::password::Passwords;
+use crate::auth::throttle::Throttle;
+use crate::list::streams::Streams;
+use crate::web::CookieKey;
+
+/// Operator settings that shape request handling.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Requests per minute per token on authenticated endpoints.
+    pub rate_limit_per_minute: u32,
+    /// `POST /auth/token` attempts per minute per email and per client address.
+    pub token_rate_limit_per_minute: u32,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// Longest a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+    /// Cookies without `Secure` and the `__Host-` prefix, for a browser
+    /// talking plain HTTP to this server (local development only).
+    pub insecure_cookies: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rate_limit_per_minute: 60,
+            token_rate_limit_per_minute: 5,
+            trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+            insecure_cookies: false,
+        }
+    }
+}
+
+/// What every handler can reach.
+pub struct ApiContext {
+    pub db: deadpool_postgres::Pool,
+    pub passwords: Passwords,
+    pub settings: Settings,
+    /// This instance's memory of blocked keys and familiar tokens.
+    pub throttle: Throttle,
+    /// Signs the settings page's cookies; shared by every instance.
+    pub cookie_key: CookieKey,
+    /// Streamed `GET /list` bodies holding a connection.
+    pub streams: Streams,
+}
