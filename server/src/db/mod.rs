@@ -273,9 +273,11 @@ pub async fn migrate(target: &Target) -> Result<Vec<String>, DbError> {
         .collect())
 }
 
-/// A database URL with any password replaced, safe to print.
+/// A database URL with any password replaced, safe to print: the one in
+/// the user information and a `password=` query parameter (libpq and
+/// tokio-postgres accept both).
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
+    let redacted = match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((userinfo, host)) => {
                 let user = userinfo.split(':').next().unwrap_or("");
@@ -287,8 +289,21 @@ pub fn redact_url(url: &str) -> String {
             }
             None => url.to_string(),
         },
-        None => "<database URL in key=value form>".to_string(),
-    }
+        None => return "<database URL in key=value form>".to_string(),
+    };
+    let Some((head, query)) = redacted.split_once('?') else {
+        return redacted;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|segment| match segment.split_once('=') {
+            Some((key, _)) if percent_encoding::percent_decode_str(key).eq(*b"password") => {
+                format!("{key}=***")
+            }
+            _ => segment.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", query.join("&"))
 }
 
 /// The newest migration this binary carries.
@@ -333,5 +348,13 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
         assert!(!redact_url("host=h password=secret").contains("secret"));
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=secret&pass%77ord=s2"),
+            "postgres://u@h/db?sslmode=require&password=***&pass%77ord=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u:s@h/db?sslrootcert=/etc/ca.pem"),
+            "postgres://u:***@h/db?sslrootcert=/etc/ca.pem"
+        );
     }
 }
