@@ -144,7 +144,7 @@ pub fn run_server_cli(database_url: &str, args: &[&str]) -> Result<()> {
 
 /// Statics are never dropped, so a cluster owned by the test process is
 /// stopped by a small watchdog once the process is gone.
-fn stop_when_process_exits(cluster: &PgCluster) -> Result<()> {
+pub fn stop_when_process_exits(cluster: &PgCluster) -> Result<()> {
     let pid_file = cluster.data_dir().join("postmaster.pid");
     let pid = std::fs::read_to_string(&pid_file)
         .with_context(|| format!("reading {}", pid_file.display()))?;

@@ -4,3 +4,4 @@
 
 pub mod harness;
 pub mod pg;
+pub mod pg_tls;

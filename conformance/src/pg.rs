@@ -9,6 +9,11 @@
 //! * `<base>/data` — the data directory (owned by the user the server runs as);
 //! * `<base>/postgres.log` — server log (`pg_ctl -l`), appended across starts.
 //!
+//! A cluster from [`PgCluster::start_temporary_tls`] also has
+//! `<base>/ca.crt` (the CA a verifying client trusts) and, in the data
+//! directory, `server.crt`/`server.key` for the name `localhost` (see
+//! `pg_tls.rs`); it accepts TLS connections only.
+//!
 //! The server only listens on TCP `127.0.0.1:<port>`; Unix-domain sockets are
 //! disabled (`unix_socket_directories = ''`) so that long data-directory paths
 //! cannot exceed the ~107 byte socket path limit and no socket directory needs
@@ -22,7 +27,7 @@
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -126,6 +131,8 @@ pub struct PgCluster {
     durable: bool,
     /// `Some` when we are root and the server binaries run as `postgres`.
     run_as: Option<RunAs>,
+    /// For a TLS-only cluster, the CA file that vouches for its certificate.
+    tls_ca_file: Option<PathBuf>,
     /// Whether we started the server and have not stopped it yet.
     running: bool,
     /// Declared last so that it is removed after `Drop::drop` stopped the
@@ -144,12 +151,24 @@ impl PgCluster {
     /// A server left running on `data_dir` by a previous run is stopped first;
     /// a stale `postmaster.pid` whose process is gone is removed.
     pub fn start(options: ClusterOptions) -> Result<PgCluster> {
-        Self::start_inner(options, None)
+        Self::start_inner(options, None, false)
     }
 
     /// A throwaway, non-durable cluster in a fresh temporary directory that is
     /// deleted when the returned value is dropped.
     pub fn start_temporary() -> Result<PgCluster> {
+        Self::temporary(false)
+    }
+
+    /// Like [`PgCluster::start_temporary`], but the server speaks TLS with a
+    /// certificate for `localhost` only, signed by a fresh CA
+    /// ([`PgCluster::tls_ca_file`]), and its `pg_hba.conf` rejects every
+    /// connection that is not TLS: a client that gets in used TLS.
+    pub fn start_temporary_tls() -> Result<PgCluster> {
+        Self::temporary(true)
+    }
+
+    fn temporary(tls: bool) -> Result<PgCluster> {
         let temp_dir = tempfile::Builder::new()
             .prefix("anitrack-pg-")
             .tempdir()
@@ -164,10 +183,14 @@ impl PgCluster {
             durable: false,
             port: None,
         };
-        Self::start_inner(options, Some(temp_dir))
+        Self::start_inner(options, Some(temp_dir), tls)
     }
 
-    fn start_inner(options: ClusterOptions, temp_dir: Option<TempDir>) -> Result<PgCluster> {
+    fn start_inner(
+        options: ClusterOptions,
+        temp_dir: Option<TempDir>,
+        tls: bool,
+    ) -> Result<PgCluster> {
         let bins = PgBinaries::find()?;
         let run_as = server_os_user()?;
         let data_dir = std::path::absolute(&options.data_dir)
@@ -183,6 +206,7 @@ impl PgCluster {
             port: options.port.unwrap_or(0),
             durable: options.durable,
             run_as,
+            tls_ca_file: tls.then(|| base_dir.join("ca.crt")),
             running: false,
             _temp_dir: temp_dir,
         };
@@ -217,6 +241,12 @@ impl PgCluster {
     /// The cluster's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The PEM file of the CA that signed the server's certificate, for a
+    /// cluster from [`PgCluster::start_temporary_tls`].
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls_ca_file.as_deref()
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>` (trust auth, no
@@ -307,7 +337,32 @@ impl PgCluster {
         if !self.data_dir.join("PG_VERSION").exists() {
             self.initdb()?;
         }
+        if let Some(ca_file) = &self.tls_ca_file {
+            self.write_tls_files(ca_file)?;
+        }
         self.ensure_settings_included()
+    }
+
+    /// A fresh CA and server certificate; the key is private to the server's
+    /// OS user (PostgreSQL refuses a key others can read).
+    fn write_tls_files(&self, ca_file: &Path) -> Result<()> {
+        let certificates = crate::pg_tls::server_certificates()?;
+        fs::write(ca_file, &certificates.ca_pem)
+            .with_context(|| format!("failed to write {}", ca_file.display()))?;
+        self.write_data_file("server.crt", &certificates.cert_pem)?;
+        let key = self.data_dir.join("server.key");
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&key)
+            .and_then(|mut file| file.write_all(certificates.key_pem.as_bytes()))
+            .with_context(|| format!("failed to write {}", key.display()))?;
+        if let Some(run_as) = self.run_as {
+            run_as.chown(&key)?;
+        }
+        Ok(())
     }
 
     fn initdb(&self) -> Result<()> {
@@ -326,10 +381,20 @@ impl PgCluster {
         run(&mut cmd)?;
         // initdb's --auth=trust also trusts the Unix socket and ::1; we only
         // want loopback IPv4 (the only address we listen on).
-        let hba = "# Written by anitrack-conformance (conformance/src/pg.rs).\n\
-                   # TYPE  DATABASE     USER  ADDRESS       METHOD\n\
-                   host    all          all   127.0.0.1/32  trust\n\
-                   host    replication  all   127.0.0.1/32  trust\n";
+        let hba = if self.tls_ca_file.is_some() {
+            // Plain connections are named and rejected, so the refusal says
+            // "no encryption" instead of "no pg_hba.conf entry".
+            "# Written by anitrack-conformance (conformance/src/pg.rs): TLS only.\n\
+             # TYPE     DATABASE     USER  ADDRESS       METHOD\n\
+             hostssl    all          all   127.0.0.1/32  trust\n\
+             hostssl    replication  all   127.0.0.1/32  trust\n\
+             hostnossl  all          all   0.0.0.0/0     reject\n"
+        } else {
+            "# Written by anitrack-conformance (conformance/src/pg.rs).\n\
+             # TYPE  DATABASE     USER  ADDRESS       METHOD\n\
+             host    all          all   127.0.0.1/32  trust\n\
+             host    replication  all   127.0.0.1/32  trust\n"
+        };
         self.write_data_file("pg_hba.conf", hba)
     }
 
@@ -366,7 +431,13 @@ impl PgCluster {
              full_page_writes = {durability}\n",
             port = self.port,
         );
-        self.write_data_file(SETTINGS_FILE, &settings)
+        let tls = if self.tls_ca_file.is_some() {
+            // Paths relative to the data directory.
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+        } else {
+            "ssl = off\n"
+        };
+        self.write_data_file(SETTINGS_FILE, &format!("{settings}{tls}"))
     }
 
     fn write_data_file(&self, name: &str, contents: &str) -> Result<()> {

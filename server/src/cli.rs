@@ -28,6 +28,13 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
 
+    /// PEM file of the CA(s) that sign the database server's certificate.
+    /// Used when the URL has no sslrootcert=; makes sslmode=prefer/require
+    /// check the chain (as libpq does), and is what verify-ca/verify-full
+    /// check against (without it: the platform's trusted roots).
+    #[arg(long, env = "ANITRACK_DB_CA_FILE", global = true, value_name = "FILE")]
+    db_ca_file: Option<std::path::PathBuf>,
+
     /// Log format.
     #[arg(
         long,
@@ -264,10 +271,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(url) = cli.database_url else {
         bail!("no database: pass --database-url URL or set DATABASE_URL");
     };
+    let shown = db::redact_url(&url);
+    let database = Database {
+        target: db::Target::new(&url, cli.db_ca_file.as_deref())
+            .with_context(|| format!("database settings for {shown}"))?,
+        shown,
+    };
     match cli.command {
-        Command::Serve(args) => serve(&url, args).await,
+        Command::Serve(args) => serve(&database, args).await,
         Command::Migrate => {
-            let applied = migrate(&url).await?;
+            let applied = migrate(&database).await?;
             if applied.is_empty() {
                 println!("database is up to date");
             }
@@ -284,7 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin: _,
                     no_api_access,
                 },
-        } => user_create(&url, &email, &name, !no_api_access).await,
+        } => user_create(&database, &email, &name, !no_api_access).await,
         Command::User {
             action:
                 UserAction::ApiAccess {
@@ -292,17 +305,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     enable,
                     disable: _,
                 },
-        } => user_api_access(&url, &email, enable).await,
+        } => user_api_access(&database, &email, enable).await,
         Command::Token {
             action: TokenAction::Create { email, name },
-        } => token_create(&url, &email, &name).await,
-        Command::Catalog { action } => catalog(&url, action).await,
+        } => token_create(&database, &email, &name).await,
+        Command::Catalog { action } => catalog(&database, action).await,
     }
 }
 
-async fn catalog(url: &str, action: CatalogAction) -> anyhow::Result<()> {
+async fn catalog(database: &Database, action: CatalogAction) -> anyhow::Result<()> {
     use crate::catalog::{import, sync};
-    let pool = cli_pool(url).await?;
+    let pool = cli_pool(database).await?;
     match action {
         CatalogAction::Import { files } => {
             let summary = import::import_files(pool, &files).await?;
@@ -333,19 +346,33 @@ async fn catalog(url: &str, action: CatalogAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    db::migrate(url)
-        .await
-        .with_context(|| format!("migrating the database at {}", db::redact_url(url)))
+/// The database a command works on, and how to name it in messages.
+struct Database {
+    target: db::Target,
+    /// The URL without its password.
+    shown: String,
 }
 
-async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
+async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
+    db::migrate(&database.target)
+        .await
+        .with_context(|| format!("migrating the database at {}", database.shown))
+}
+
+async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
     use std::time::Duration;
-    for name in migrate(url).await? {
+    for name in migrate(database).await? {
         tracing::info!(migration = %name, "applied migration");
     }
+    // Whether the database link is authenticated is an operator's question
+    // at every start; the URL itself is not logged.
+    tracing::info!(
+        sslmode = database.target.ssl_mode().as_str(),
+        server_certificate = database.target.verification().as_str(),
+        "database connection"
+    );
     let pool = db::pool(
-        url,
+        &database.target,
         PoolSettings {
             max_size: args.db_pool_size.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
@@ -393,9 +420,9 @@ async fn serve(url: &str, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// A one-connection pool for a CLI command, checked to be reachable.
-async fn cli_pool(url: &str) -> anyhow::Result<deadpool_postgres::Pool> {
+async fn cli_pool(database: &Database) -> anyhow::Result<deadpool_postgres::Pool> {
     let pool = db::pool(
-        url,
+        &database.target,
         PoolSettings {
             max_size: 1,
             ..Default::default()
@@ -405,7 +432,7 @@ async fn cli_pool(url: &str) -> anyhow::Result<deadpool_postgres::Pool> {
         .get()
         .await
         .map_err(db::DbError::from)
-        .with_context(|| format!("cannot reach the database at {}", db::redact_url(url)))?;
+        .with_context(|| format!("cannot reach the database at {}", database.shown))?;
     drop(probe);
     Ok(pool)
 }
@@ -433,14 +460,19 @@ fn check_email(email: &str) -> anyhow::Result<String> {
     Ok(email.to_string())
 }
 
-async fn user_create(url: &str, email: &str, name: &str, api_access: bool) -> anyhow::Result<()> {
+async fn user_create(
+    database: &Database,
+    email: &str,
+    name: &str,
+    api_access: bool,
+) -> anyhow::Result<()> {
     let email = check_email(email)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         bail!("the name must be 1 to 255 characters");
     }
     let password = read_password()?;
-    let pool = cli_pool(url).await?;
+    let pool = cli_pool(database).await?;
     let hash = tokio::task::spawn_blocking(move || password::hash_blocking(&password)).await??;
     let client = pool.get().await.map_err(db::DbError::from)?;
     let account = match accounts::create(&client, &email, name, &hash, api_access).await {
@@ -464,8 +496,8 @@ async fn user_create(url: &str, email: &str, name: &str, api_access: bool) -> an
     Ok(())
 }
 
-async fn user_api_access(url: &str, email: &str, enabled: bool) -> anyhow::Result<()> {
-    let pool = cli_pool(url).await?;
+async fn user_api_access(database: &Database, email: &str, enabled: bool) -> anyhow::Result<()> {
+    let pool = cli_pool(database).await?;
     let client = pool.get().await.map_err(db::DbError::from)?;
     match accounts::set_api_access(&client, email.trim(), enabled).await? {
         Some(account) => {
@@ -484,7 +516,7 @@ async fn user_api_access(url: &str, email: &str, enabled: bool) -> anyhow::Resul
     }
 }
 
-async fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<()> {
+async fn token_create(database: &Database, email: &str, name: &str) -> anyhow::Result<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > crate::auth::issue::DEVICE_NAME_MAX {
         bail!(
@@ -492,7 +524,7 @@ async fn token_create(url: &str, email: &str, name: &str) -> anyhow::Result<()> 
             crate::auth::issue::DEVICE_NAME_MAX
         );
     }
-    let pool = cli_pool(url).await?;
+    let pool = cli_pool(database).await?;
     let account = {
         let client = pool.get().await.map_err(db::DbError::from)?;
         accounts::find_by_email(&client, email.trim()).await?

@@ -3,16 +3,22 @@
 
 pub mod accounts;
 pub mod anime;
+mod conninfo;
 pub mod entries;
 pub mod secrets;
 pub mod sessions;
 pub mod throttle;
+mod tls;
 pub mod tokens;
 
+use std::path::Path;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use conninfo::SslMode;
+pub use tls::Verification;
 
 refinery::embed_migrations!("../migrations");
 
@@ -48,6 +54,10 @@ impl Default for PoolSettings {
 pub enum DbError {
     #[error("invalid database URL: {0}")]
     Url(String),
+    /// The TLS settings cannot be used (unreadable CA file, ...), or the
+    /// server's certificate was refused.
+    #[error("database TLS: {0}")]
+    Tls(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -66,17 +76,19 @@ impl From<deadpool_postgres::PoolError> for DbError {
             {
                 DbError::Query(e)
             }
-            other => DbError::Unavailable(other.to_string()),
+            deadpool_postgres::PoolError::Backend(e) => connect_error(&e),
+            other => DbError::Unavailable(error_chain(&other)),
         }
     }
 }
 
 impl DbError {
     /// Whether the database (not the query) is at fault: unreachable,
-    /// connection lost, pool exhausted, or the statement timed out.
+    /// connection lost, its certificate refused, pool exhausted, or the
+    /// statement timed out.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            DbError::Unavailable(_) => true,
+            DbError::Unavailable(_) | DbError::Tls(_) => true,
             DbError::Query(e) => {
                 e.is_closed()
                     || e.as_db_error().is_none()
@@ -98,27 +110,81 @@ impl DbError {
     }
 }
 
-fn pg_config(url: &str, settings: &PoolSettings) -> Result<tokio_postgres::Config, DbError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| DbError::Url(e.to_string()))?;
-    config.connect_timeout(settings.connect_timeout);
-    config.application_name("anitrack-server");
-    config.options(format!(
-        "-c statement_timeout={} -c lock_timeout={}",
-        settings.statement_timeout.as_millis(),
-        settings.lock_timeout.as_millis()
-    ));
-    Ok(config)
+/// Where the database is and how to reach it: the connection string as
+/// tokio-postgres understands it, and the TLS connector its `sslmode` and CA
+/// file ask for. Built once per process; reading the CA file here makes a
+/// bad one fail at start, not at the first connection.
+#[derive(Clone)]
+pub struct Target {
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    ssl_mode: SslMode,
+    verification: Verification,
+}
+
+impl Target {
+    /// `url` in libpq's URL or `key=value` form, `sslmode` and `sslrootcert`
+    /// included; `ca_file` is the CA used when the URL names none (as libpq's
+    /// `PGSSLROOTCERT` is overridden by the connection string).
+    pub fn new(url: &str, ca_file: Option<&Path>) -> Result<Target, DbError> {
+        let info = conninfo::split(url).map_err(DbError::Url)?;
+        let mut config: tokio_postgres::Config = info
+            .rest
+            .parse()
+            .map_err(|e: tokio_postgres::Error| DbError::Url(error_chain(&e)))?;
+        let root_cert = info
+            .root_cert
+            .or_else(|| ca_file.map(|path| conninfo::RootCert::File(path.to_path_buf())));
+        let ssl_mode = match (info.ssl_mode, &root_cert) {
+            (Some(mode), _) => mode,
+            // libpq: sslrootcert=system makes verify-full the default.
+            (None, Some(conninfo::RootCert::System)) => SslMode::VerifyFull,
+            (None, _) => SslMode::Prefer,
+        };
+        let verification = tls::verification(ssl_mode, root_cert.as_ref()).map_err(DbError::Tls)?;
+        let tls = tls::connector(verification, root_cert.as_ref()).map_err(DbError::Tls)?;
+        config.ssl_mode(match ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
+        Ok(Target {
+            config,
+            tls,
+            ssl_mode,
+            verification,
+        })
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    pub fn verification(&self) -> Verification {
+        self.verification
+    }
+
+    fn pg_config(&self, settings: &PoolSettings) -> tokio_postgres::Config {
+        let mut config = self.config.clone();
+        config.connect_timeout(settings.connect_timeout);
+        config.application_name("anitrack-server");
+        config.options(format!(
+            "-c statement_timeout={} -c lock_timeout={}",
+            settings.statement_timeout.as_millis(),
+            settings.lock_timeout.as_millis()
+        ));
+        config
+    }
 }
 
 /// A pool whose connections apply the statement timeout. Connections are
 /// made lazily, so this succeeds even while the database is down.
-pub fn pool(url: &str, settings: PoolSettings) -> Result<Pool, DbError> {
-    let config = pg_config(url, &settings)?;
+pub fn pool(target: &Target, settings: PoolSettings) -> Result<Pool, DbError> {
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        target.pg_config(&settings),
+        target.tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -134,19 +200,16 @@ pub fn pool(url: &str, settings: PoolSettings) -> Result<Pool, DbError> {
 }
 
 /// One direct connection (for migrations and CLI commands).
-pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
-    let config = pg_config(
-        url,
-        &PoolSettings {
-            statement_timeout: Duration::ZERO,
-            lock_timeout: Duration::ZERO,
-            ..Default::default()
-        },
-    )?;
+pub async fn connect(target: &Target) -> Result<tokio_postgres::Client, DbError> {
+    let config = target.pg_config(&PoolSettings {
+        statement_timeout: Duration::ZERO,
+        lock_timeout: Duration::ZERO,
+        ..Default::default()
+    });
     let (client, connection) = config
-        .connect(NoTls)
+        .connect(target.tls.clone())
         .await
-        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        .map_err(|e| connect_error(&e))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "database connection closed");
@@ -155,9 +218,50 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
     Ok(client)
 }
 
+/// A failed connection attempt, with its cause: tokio-postgres' own message
+/// ("error performing TLS handshake") leaves the reason in its source. A
+/// refused certificate gets words of its own, because the operator must
+/// fix a setting (or look for an impostor); to a request it is still an
+/// outage (`is_unavailable`).
+fn connect_error(error: &tokio_postgres::Error) -> DbError {
+    use rustls::CertificateError as E;
+    let Some(cause) = tls::rustls_cause(error) else {
+        return DbError::Unavailable(error_chain(error));
+    };
+    let what = match cause {
+        rustls::Error::InvalidCertificate(E::UnknownIssuer) => {
+            "the database server's certificate is not signed by a trusted CA \
+             (the CA file's, or without one the platform's roots)"
+        }
+        rustls::Error::InvalidCertificate(
+            E::NotValidForName | E::NotValidForNameContext { .. },
+        ) => "the database server's certificate is not issued for the host name in the URL",
+        rustls::Error::InvalidCertificate(_) => "the database server's certificate was refused",
+        _ => "the TLS handshake with the database server failed",
+    };
+    DbError::Tls(format!("{what}: {cause}"))
+}
+
+/// `error` and each of its sources, joined by ": ".
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        // io::Error displays its inner error, which is then also its source's
+        // source; skip repeats.
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Applies every pending migration in `migrations/`; returns the names applied.
-pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
-    let mut client = connect(url).await?;
+pub async fn migrate(target: &Target) -> Result<Vec<String>, DbError> {
+    let mut client = connect(target).await?;
     let report = migrations::runner()
         .run_async(&mut client)
         .await
@@ -169,9 +273,11 @@ pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
         .collect())
 }
 
-/// A database URL with any password replaced, safe to print.
+/// A database URL with any password replaced, safe to print: the one in
+/// the user information and a `password=` query parameter (libpq and
+/// tokio-postgres accept both).
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
+    let redacted = match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((userinfo, host)) => {
                 let user = userinfo.split(':').next().unwrap_or("");
@@ -183,8 +289,21 @@ pub fn redact_url(url: &str) -> String {
             }
             None => url.to_string(),
         },
-        None => "<database URL in key=value form>".to_string(),
-    }
+        None => return "<database URL in key=value form>".to_string(),
+    };
+    let Some((head, query)) = redacted.split_once('?') else {
+        return redacted;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|segment| match segment.split_once('=') {
+            Some((key, _)) if percent_encoding::percent_decode_str(key).eq(*b"password") => {
+                format!("{key}=***")
+            }
+            _ => segment.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", query.join("&"))
 }
 
 /// The newest migration this binary carries.
@@ -229,5 +348,13 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
         assert!(!redact_url("host=h password=secret").contains("secret"));
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=secret&pass%77ord=s2"),
+            "postgres://u@h/db?sslmode=require&password=***&pass%77ord=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u:s@h/db?sslrootcert=/etc/ca.pem"),
+            "postgres://u:***@h/db?sslrootcert=/etc/ca.pem"
+        );
     }
 }

@@ -8,4 +8,5 @@ mod headers;
 mod input;
 mod signin;
 mod streaming;
+mod tls;
 mod tokens;
