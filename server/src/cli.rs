@@ -8,14 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
-use crate::auth::password::{self, Passwords};
+use crate::accounts;
+use crate::auth::password::Passwords;
+use crate::auth::signing::SigningKey;
 use crate::auth::throttle::Throttle;
-use crate::db::{self, PoolSettings, accounts};
+use crate::db::{self, PoolSettings};
 use crate::http;
 use crate::list::streams::Streams;
 use crate::request::{ApiContext, Settings};
-use crate::validate::is_plausible_email;
-use crate::web::CookieKey;
 
 #[derive(Parser)]
 #[command(
@@ -382,7 +382,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     let passwords = Passwords::new(args.hash_concurrency).await?;
-    let cookie_key = CookieKey::load(&pool)
+    let cookie_key = SigningKey::load(&pool)
         .await
         .context("reading the cookie-signing key")?;
     // A quarter of the pool at most looks up tokens this instance has not
@@ -452,36 +452,15 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn check_email(email: &str) -> anyhow::Result<String> {
-    let email = email.trim();
-    if !is_plausible_email(email) || email.chars().count() > 255 {
-        bail!("{email:?} is not a valid email address");
-    }
-    Ok(email.to_string())
-}
-
 async fn user_create(
     database: &Database,
     email: &str,
     name: &str,
     api_access: bool,
 ) -> anyhow::Result<()> {
-    let email = check_email(email)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 255 {
-        bail!("the name must be 1 to 255 characters");
-    }
     let password = read_password()?;
     let pool = cli_pool(database).await?;
-    let hash = tokio::task::spawn_blocking(move || password::hash_blocking(&password)).await??;
-    let client = pool.get().await.map_err(db::DbError::from)?;
-    let account = match accounts::create(&client, &email, name, &hash, api_access).await {
-        Ok(account) => account,
-        Err(accounts::CreateError::EmailTaken) => {
-            bail!("an account with email {email} already exists")
-        }
-        Err(accounts::CreateError::Db(e)) => return Err(e.into()),
-    };
+    let account = accounts::create(&pool, email, name, password, api_access).await?;
     println!(
         "created account {} <{}> (id {}, API access {})",
         account.name,
@@ -498,22 +477,17 @@ async fn user_create(
 
 async fn user_api_access(database: &Database, email: &str, enabled: bool) -> anyhow::Result<()> {
     let pool = cli_pool(database).await?;
-    let client = pool.get().await.map_err(db::DbError::from)?;
-    match accounts::set_api_access(&client, email.trim(), enabled).await? {
-        Some(account) => {
-            println!(
-                "API access {} for {}",
-                if account.api_access {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
-                account.email
-            );
-            Ok(())
-        }
-        None => bail!("no account with email {}", email.trim()),
-    }
+    let account = accounts::set_api_access(&pool, email, enabled).await?;
+    println!(
+        "API access {} for {}",
+        if account.api_access {
+            "enabled"
+        } else {
+            "disabled"
+        },
+        account.email
+    );
+    Ok(())
 }
 
 async fn token_create(database: &Database, email: &str, name: &str) -> anyhow::Result<()> {
@@ -525,13 +499,7 @@ async fn token_create(database: &Database, email: &str, name: &str) -> anyhow::R
         );
     }
     let pool = cli_pool(database).await?;
-    let account = {
-        let client = pool.get().await.map_err(db::DbError::from)?;
-        accounts::find_by_email(&client, email.trim()).await?
-    };
-    let Some(account) = account else {
-        bail!("no account with email {}", email.trim());
-    };
+    let account = accounts::find(&pool, email).await?;
     if !account.api_access {
         eprintln!(
             "warning: {} has no API access; the token answers 403 until it is enabled",

@@ -2,6 +2,7 @@
 //! (`cli::main`); tools such as `cargo xtask bench` reuse its pieces (token
 //! minting, the database layer) instead of copying them.
 
+pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod cli;

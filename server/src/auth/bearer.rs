@@ -52,12 +52,7 @@ pub async fn authenticate(
         .filter(|f| hash.matches(&f.stored_hash))
         .ok_or(Error::Unauthenticated)?;
     memory.make_familiar(&hash.0);
-    let limit = Limit {
-        policy: "token",
-        quota,
-        window_secs: MINUTE_SECS,
-        window,
-    };
+    let limit = Limit::counted("token", quota, MINUTE_SECS, window);
     if limit.exceeded() {
         memory.remember(&memory_key, &limit);
         return Ok(Bearer::OverLimit(limit));

@@ -3,5 +3,8 @@
 pub mod bearer;
 pub mod issue;
 pub mod password;
+pub mod sessions;
+pub mod signing;
 pub mod throttle;
 pub mod token;
+pub mod tokens;

@@ -43,16 +43,33 @@ pub struct Limit {
     pub quota: u32,
     /// The window's length in seconds.
     pub window_secs: u32,
-    pub window: Window,
+    /// Requests counted in the current window, this one included.
+    pub hits: i32,
+    /// Whole seconds until the window ends (at least 1).
+    pub reset_in: i64,
+    /// When the window ends, in Unix seconds.
+    pub reset_at: i64,
 }
 
 impl Limit {
+    /// A policy's limit as the database counted it.
+    pub fn counted(policy: &'static str, quota: u32, window_secs: u32, window: Window) -> Self {
+        Limit {
+            policy,
+            quota,
+            window_secs,
+            hits: window.hits,
+            reset_in: window.reset_in,
+            reset_at: window.reset_at,
+        }
+    }
+
     pub fn remaining(&self) -> u32 {
-        self.quota.saturating_sub(self.window.hits.max(0) as u32)
+        self.quota.saturating_sub(self.hits.max(0) as u32)
     }
 
     pub fn exceeded(&self) -> bool {
-        self.window.hits.max(0) as u32 > self.quota
+        self.hits.max(0) as u32 > self.quota
     }
 }
 
@@ -111,7 +128,7 @@ impl Throttle {
         }
         let mut limit = entry.limit.clone();
         let left = entry.until - now;
-        limit.window.reset_in = left.as_secs_f64().ceil().max(1.0) as i64;
+        limit.reset_in = left.as_secs_f64().ceil().max(1.0) as i64;
         Some(limit)
     }
 
@@ -130,7 +147,7 @@ impl Throttle {
                 return;
             }
         }
-        let until = now + Duration::from_secs(limit.window.reset_in.max(1) as u64);
+        let until = now + Duration::from_secs(limit.reset_in.max(1) as u64);
         blocked.insert(
             key.to_string(),
             Blocked {
@@ -208,15 +225,13 @@ pub async fn sign_in(
     .await?;
     let limits: Vec<Limit> = windows
         .into_iter()
-        .map(|window| Limit {
-            policy: if window.key.starts_with("ip:") {
+        .map(|window| {
+            let policy = if window.key.starts_with("ip:") {
                 "ip"
             } else {
                 "email"
-            },
-            quota,
-            window_secs: MINUTE_SECS,
-            window,
+            };
+            Limit::counted(policy, quota, MINUTE_SECS, window)
         })
         .collect();
     for limit in &limits {
@@ -247,12 +262,7 @@ pub async fn token_creation(
         .ok_or(Error::Db(crate::db::DbError::Unexpected(
             "the rate-limit statement returned no window".into(),
         )))?;
-    let limit = Limit {
-        policy: "token-creation",
-        quota,
-        window_secs: HOUR_SECS,
-        window,
-    };
+    let limit = Limit::counted("token-creation", quota, HOUR_SECS, window);
     memory.remember(&key, &limit);
     Ok(limit)
 }
@@ -266,12 +276,9 @@ mod tests {
             policy: "ip",
             quota: 5,
             window_secs: MINUTE_SECS,
-            window: Window {
-                key: "ip:192.0.2.1".into(),
-                hits,
-                reset_in,
-                reset_at: 1_800_000_000,
-            },
+            hits,
+            reset_in,
+            reset_at: 1_800_000_000,
         }
     }
 
@@ -301,7 +308,7 @@ mod tests {
         memory.remember("k", &limit(6, 30));
         let blocked = memory.blocked("k").expect("blocked");
         assert!(blocked.exceeded());
-        assert!((1..=30).contains(&blocked.window.reset_in));
+        assert!((1..=30).contains(&blocked.reset_in));
         memory.remember("short", &limit(6, 0));
         // A window reported as ending now is still held for a second.
         assert!(memory.blocked("short").is_some());

@@ -1,6 +1,5 @@
 //! SQL for `list_entries`. Every statement is scoped to the account.
 
-use anitrack_spec::types::ListStatus;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::RowStream;
@@ -8,10 +7,11 @@ use tokio_postgres::types::ToSql;
 
 use super::DbError;
 
-/// The fields a client can set.
+/// The columns a client can set, as stored (`status` is the column's text;
+/// the list module gives it meaning).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EntryState {
-    pub status: ListStatus,
+pub struct EntryValues {
+    pub status: String,
     pub score: Option<i32>,
     pub progress: i32,
     pub started_at: Option<NaiveDate>,
@@ -27,7 +27,7 @@ pub struct EntryState {
 #[derive(Clone, Debug)]
 pub struct EntryRow {
     pub id: i64,
-    pub state: EntryState,
+    pub values: EntryValues,
     pub anime_id: i64,
     pub anime_slug: String,
     pub anime_title: String,
@@ -79,11 +79,8 @@ impl<'r> InOrder<'r> {
 pub fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
     let mut col = InOrder { row, next: 0 };
     let id = col.take("id")?;
-    let status: &str = col.take("status")?;
-    let status = ListStatus::parse(status)
-        .ok_or_else(|| DbError::Unexpected(format!("status {status:?}")))?;
-    let state = EntryState {
-        status,
+    let values = EntryValues {
+        status: col.take("status")?,
         score: col.take("score")?,
         progress: col.take("progress")?,
         started_at: col.take("started_at")?,
@@ -96,7 +93,7 @@ pub fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
     };
     Ok(EntryRow {
         id,
-        state,
+        values,
         created_at: col.take("created_at")?,
         updated_at: col.take("updated_at")?,
         anime_id: col.take("anime_id")?,
@@ -140,7 +137,7 @@ pub async fn insert(
     db: &impl GenericClient,
     account_id: i64,
     anime_id: i64,
-    s: &EntryState,
+    s: &EntryValues,
 ) -> Result<Option<EntryRow>, DbError> {
     let statement = db
         .prepare_cached(&format!(
@@ -156,7 +153,7 @@ pub async fn insert(
             &[
                 &account_id,
                 &anime_id,
-                &s.status.as_str(),
+                &s.status,
                 &s.score,
                 &s.progress,
                 &s.started_at,
@@ -181,7 +178,7 @@ pub async fn insert(
 pub async fn list(
     db: &impl GenericClient,
     account_id: i64,
-    status: Option<ListStatus>,
+    status: Option<&str>,
 ) -> Result<RowStream, DbError> {
     let statement = db
         .prepare_cached(&format!(
@@ -189,7 +186,6 @@ pub async fn list(
             live()
         ))
         .await?;
-    let status = status.map(ListStatus::as_str);
     let params: [&(dyn ToSql + Sync); 2] = [&account_id, &status];
     Ok(db.query_raw(&statement, params).await?)
 }
@@ -229,7 +225,7 @@ async fn one_live(
 pub async fn update(
     db: &impl GenericClient,
     entry_id: i64,
-    s: &EntryState,
+    s: &EntryValues,
 ) -> Result<EntryRow, DbError> {
     let statement = db
         .prepare_cached(&format!(
@@ -244,7 +240,7 @@ pub async fn update(
             &statement,
             &[
                 &entry_id,
-                &s.status.as_str(),
+                &s.status,
                 &s.score,
                 &s.progress,
                 &s.started_at,

@@ -17,7 +17,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("account", &self.account)
-            .field("csrf_token", &anitrack_spec::types::REDACTED)
+            .field("csrf_token", &"[redacted]")
             .finish()
     }
 }

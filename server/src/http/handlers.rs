@@ -19,8 +19,8 @@ use dropshot::{
 use http::Response;
 
 use crate::auth::issue;
+use crate::auth::tokens;
 use crate::catalog::view;
-use crate::db::tokens;
 use crate::error::Error;
 use crate::list;
 use crate::request::{ApiContext, Call};
@@ -92,8 +92,7 @@ impl AniTrackApi for AniTrack {
         Ok(call
             .run(async {
                 let principal = call.authenticate().await?;
-                let db = call.context().db.get().await?;
-                let data = tokens::list_active(&db, principal.account.id)
+                let data = tokens::list(&call.context().db, principal.account.id)
                     .await?
                     .into_iter()
                     .map(|token| TokenSummary {
@@ -116,9 +115,8 @@ impl AniTrackApi for AniTrack {
         Ok(call
             .run(async {
                 let principal = call.authenticate().await?;
-                let db = call.context().db.get().await?;
-                // A concurrent revocation may have won; the token is gone either way.
-                tokens::revoke(&db, principal.account.id, principal.token_id).await?;
+                tokens::revoke(&call.context().db, principal.account.id, principal.token_id)
+                    .await?;
                 Ok(HttpResponseDeleted())
             })
             .await)
@@ -133,8 +131,7 @@ impl AniTrackApi for AniTrack {
             .run(async {
                 let principal = call.authenticate().await?;
                 let token_id = path.into_inner().id.get().ok_or(Error::NotFound)?;
-                let db = call.context().db.get().await?;
-                if tokens::revoke(&db, principal.account.id, token_id).await? {
+                if tokens::revoke(&call.context().db, principal.account.id, token_id).await? {
                     Ok(HttpResponseDeleted())
                 } else {
                     Err(Error::NotFound)

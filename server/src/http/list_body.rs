@@ -10,7 +10,6 @@ use dropshot::Body;
 use tracing::Instrument as _;
 
 use super::streaming::{DataArray, WriteError};
-use crate::db::DbError;
 use crate::error::Error;
 use crate::list::Entries;
 
@@ -25,7 +24,7 @@ enum Unfinished {
 
 pub async fn body(mut entries: Entries) -> Result<Body, Error> {
     let (mut array, body) = DataArray::open(entries.stall);
-    let unexpected = |e: WriteError| Error::Db(DbError::Unexpected(e.to_string()));
+    let unexpected = |e: WriteError| Error::Internal(e.to_string());
     let Some(first) = entries.next().await? else {
         array.close().await.map_err(unexpected)?;
         return Ok(body);

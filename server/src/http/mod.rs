@@ -23,14 +23,7 @@ fn spawn_sweeper(db: deadpool_postgres::Pool) {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let swept = match db.get().await {
-                Ok(client) => {
-                    let windows = crate::db::throttle::sweep(&client).await;
-                    let sessions = crate::db::sessions::sweep(&client, crate::web::IDLE).await;
-                    windows.and_then(|w| sessions.map(|s| w + s))
-                }
-                Err(error) => Err(error.into()),
-            };
+            let swept = crate::auth::sessions::sweep(&db).await;
             match swept {
                 Ok(0) => {}
                 Ok(rows) => tracing::debug!(rows, "swept rate-limit windows and sessions"),

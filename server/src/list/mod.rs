@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod rules;
+pub mod state;
 pub mod streams;
 
 use anitrack_spec::error::FieldErrors;
@@ -15,11 +16,13 @@ use futures_util::TryStreamExt as _;
 use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
 use crate::validate::Input;
+use state::EntryState;
 use streams::Streams;
 
-pub fn to_wire(row: EntryRow) -> ListEntry {
-    let s = row.state;
-    ListEntry {
+/// An entry as the API shows it.
+pub fn to_wire(row: EntryRow) -> Result<ListEntry, Error> {
+    let s = EntryState::from_values(row.values)?;
+    Ok(ListEntry {
         id: row.id,
         anime_id: row.anime_id,
         anime: AnimeSummary {
@@ -41,7 +44,7 @@ pub fn to_wire(row: EntryRow) -> ListEntry {
         tags: s.tags,
         created_at: row.created_at.into(),
         updated_at: row.updated_at.into(),
-    }
+    })
 }
 
 fn taken() -> FieldErrors {
@@ -81,8 +84,8 @@ pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry
     };
     // A concurrent add of the same anime may win between the check and the
     // insert; the partial unique index decides and the loser gets the same 422.
-    match entries::insert(&client, account_id, anime_id, &state).await? {
-        Some(row) => Ok(to_wire(row)),
+    match entries::insert(&client, account_id, anime_id, &state.to_values()).await? {
+        Some(row) => to_wire(row),
         None => Err(Error::Invalid(taken())),
     }
 }
@@ -99,13 +102,14 @@ pub async fn update(
     let current = entries::lock(&tx, account_id, entry_id)
         .await?
         .ok_or(Error::NotFound)?;
+    let current_state = EntryState::from_values(current.values.clone())?;
     let mut reader = Input::new(body);
     let fields = reader.entry_fields(false);
     let mut errors = reader.errors;
     let next = rules::merge(
-        &current.state,
+        &current_state,
         fields,
-        Some(current.state.progress),
+        Some(current_state.progress),
         current.anime_episodes,
         Utc::now().date_naive(),
         &mut errors,
@@ -113,12 +117,12 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    if next == current.state {
-        return Ok(to_wire(current));
+    if next == current_state {
+        return to_wire(current);
     }
-    let row = entries::update(&tx, entry_id, &next).await?;
+    let row = entries::update(&tx, entry_id, &next.to_values()).await?;
     tx.commit().await?;
-    Ok(to_wire(row))
+    to_wire(row)
 }
 
 /// `DELETE /list/{entryId}`.
@@ -152,6 +156,7 @@ pub async fn list(
     };
     let permit = streams.admit(account_id).await?;
     let client = db.get().await?;
+    let status = status.map(ListStatus::as_str);
     let rows = Box::pin(entries::list(&client, account_id, status).await?);
     Ok(Entries {
         rows,
@@ -182,7 +187,7 @@ impl Entries {
             return Ok(None);
         }
         match self.rows.try_next().await? {
-            Some(row) => Ok(Some(to_wire(entries::entry(&row)?))),
+            Some(row) => Ok(Some(to_wire(entries::entry(&row)?)?)),
             None => {
                 self.done = true;
                 Ok(None)
@@ -206,5 +211,5 @@ pub async fn for_anime(db: &Pool, account_id: i64, anime_id: i64) -> Result<List
     entries::for_anime(&client, account_id, anime_id)
         .await?
         .map(to_wire)
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound)?
 }

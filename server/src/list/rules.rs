@@ -6,7 +6,7 @@ use anitrack_spec::types::ListStatus;
 use chrono::NaiveDate;
 
 use super::input::{EntryFields, Field};
-use crate::db::entries::EntryState;
+use super::state::EntryState;
 
 /// A new entry's defaults.
 pub fn defaults() -> EntryState {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::auth::password::Passwords;
+use crate::auth::signing::SigningKey;
 use crate::auth::throttle::Throttle;
 use crate::list::streams::Streams;
-use crate::web::CookieKey;
 
 /// Operator settings that shape request handling.
 #[derive(Clone, Debug)]
@@ -47,7 +47,7 @@ pub struct ApiContext {
     /// This instance's memory of blocked keys and familiar tokens.
     pub throttle: Throttle,
     /// Signs the settings page's cookies; shared by every instance.
-    pub cookie_key: CookieKey,
+    pub cookie_key: SigningKey,
     /// Streamed `GET /list` bodies holding a connection.
     pub streams: Streams,
 }

@@ -22,7 +22,7 @@ impl Limits {
     fn tightest(&self) -> Option<&Limit> {
         self.0
             .iter()
-            .min_by_key(|l| (l.remaining(), std::cmp::Reverse(l.window.reset_in)))
+            .min_by_key(|l| (l.remaining(), std::cmp::Reverse(l.reset_in)))
     }
 
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
@@ -48,7 +48,7 @@ impl Limits {
             "\"{}\";r={};t={}",
             tightest.policy,
             tightest.remaining(),
-            tightest.window.reset_in
+            tightest.reset_in
         );
         for (name, value) in [
             ("ratelimit-policy", policies.join(", ")),
@@ -61,12 +61,8 @@ impl Limits {
         if self.exceeded() {
             // Retry when every exceeded window has ended.
             let exceeded = self.0.iter().filter(|l| l.exceeded());
-            let retry_in = exceeded
-                .clone()
-                .map(|l| l.window.reset_in)
-                .max()
-                .unwrap_or(1);
-            let reset_at = exceeded.map(|l| l.window.reset_at).max().unwrap_or(0);
+            let retry_in = exceeded.clone().map(|l| l.reset_in).max().unwrap_or(1);
+            let reset_at = exceeded.map(|l| l.reset_at).max().unwrap_or(0);
             headers.push((http::header::RETRY_AFTER, HeaderValue::from(retry_in)));
             headers.push((
                 HeaderName::from_static("x-ratelimit-reset"),
@@ -80,19 +76,15 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::throttle::Window;
 
     fn limit(policy: &'static str, quota: u32, hits: i32, reset_in: i64) -> Limit {
         Limit {
             policy,
             quota,
             window_secs: 60,
-            window: Window {
-                key: policy.into(),
-                hits,
-                reset_in,
-                reset_at: 1_800_000_000 + reset_in,
-            },
+            hits,
+            reset_in,
+            reset_at: 1_800_000_000 + reset_in,
         }
     }
 

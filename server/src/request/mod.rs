@@ -18,7 +18,7 @@ pub mod limits;
 
 use crate::auth::bearer::{self, Bearer};
 use crate::auth::throttle;
-use crate::db::tokens::Principal;
+use crate::auth::tokens::Principal;
 use crate::error::Error;
 pub use context::{ApiContext, Settings};
 use limits::{Limit, Limits};
@@ -90,7 +90,7 @@ impl<'a> Call<'a> {
             .0
             .iter()
             .filter(|l| l.exceeded())
-            .map(|l| l.window.reset_in)
+            .map(|l| l.reset_in)
             .max()
     }
 

@@ -14,18 +14,14 @@
 mod cookies;
 mod pages;
 
-pub use cookies::CookieKey;
-
-use chrono::{DateTime, Duration, Utc};
-use cookies::random_value as random_token;
+use chrono::{DateTime, Utc};
 use dropshot::Body;
 use http::{HeaderValue, Response, StatusCode, header};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::auth::issue;
-use crate::db::sessions::{self, Session};
-use crate::db::tokens;
+use crate::auth::sessions::{self, ABSOLUTE, Session, random_value as random_token};
+use crate::auth::tokens;
 use crate::error::Error;
 use crate::request::Call;
 use crate::validate::{self, TextKind, forbidden_character};
@@ -35,20 +31,12 @@ pub const SESSION_COOKIE: &str = "anitrack_session";
 const LOGIN_CSRF_COOKIE: &str = "anitrack_login_csrf";
 /// What the login CSRF cookie's signature is bound to.
 const LOGIN_CSRF_PURPOSE: &str = "login-csrf";
-/// A session ends after this long without a request...
-pub const IDLE: Duration = Duration::hours(2);
-/// ...and after this long in any case.
-pub const ABSOLUTE: Duration = Duration::hours(12);
 
 const CSS: &str = include_str!("../../assets/settings.css");
 const JS: &str = include_str!("../../assets/settings.js");
 
 /// A page, or a redirect.
 pub type Page = Response<Body>;
-
-fn hash(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
-}
 
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
@@ -203,15 +191,14 @@ impl Form {
     }
 }
 
-async fn session(call: &Call<'_>) -> Result<Option<(Session, [u8; 32])>, Error> {
+/// The request's live session, with the cookie value that stands for it.
+async fn session<'a>(call: &'a Call<'_>) -> Result<Option<(Session, &'a str)>, Error> {
     let Some(value) = cookies::get(call, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let id_hash = hash(value);
-    let db = call.context().db.get().await?;
-    Ok(sessions::touch(&db, &id_hash, IDLE)
+    Ok(sessions::resume(&call.context().db, value)
         .await?
-        .map(|s| (s, id_hash)))
+        .map(|s| (s, value)))
 }
 
 fn login_form(
@@ -317,9 +304,7 @@ pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
         }
         Err(other) => return Err(other),
     };
-    let value = random_token();
-    let db = ctx.db.get().await?;
-    sessions::create(&db, &hash(&value), account.id, &random_token(), ABSOLUTE).await?;
+    let value = sessions::start(&ctx.db, account.id).await?;
     let session = cookies::set(
         call,
         SESSION_COOKIE,
@@ -348,14 +333,13 @@ pub async fn logout_page(call: &Call<'_>) -> Result<Page, Error> {
 /// `POST /logout`: ends the session server-side and clears the cookie.
 pub async fn logout(call: &Call<'_>, form: Form) -> Result<Page, Error> {
     let clear = cookies::set(call, SESSION_COOKIE, "", "Lax", Some(0));
-    let Some((session, id_hash)) = session(call).await? else {
+    let Some((session, value)) = session(call).await? else {
         return Ok(redirect("/login", &[clear]));
     };
     if !same(form.get("csrf_token"), &session.csrf_token) {
         return Ok(csrf_refused());
     }
-    let db = call.context().db.get().await?;
-    sessions::delete(&db, &id_hash).await?;
+    sessions::end(&call.context().db, value).await?;
     Ok(redirect("/login?signed_out=1", &[clear]))
 }
 
@@ -376,8 +360,7 @@ async fn tokens_page(
     status: StatusCode,
     view: TokensView<'_>,
 ) -> Result<Page, Error> {
-    let db = call.context().db.get().await?;
-    let rows = tokens::list_active(&db, session.account.id)
+    let rows = tokens::list(&call.context().db, session.account.id)
         .await?
         .into_iter()
         .map(|t| pages::TokenRow {
@@ -523,11 +506,8 @@ async fn own_token(
     token_id: Option<i64>,
 ) -> Result<tokens::Token, Error> {
     let token_id = token_id.ok_or(Error::NotFound)?;
-    let db = call.context().db.get().await?;
-    tokens::list_active(&db, session.account.id)
+    tokens::find(&call.context().db, session.account.id, token_id)
         .await?
-        .into_iter()
-        .find(|t| t.id == token_id)
         .ok_or(Error::NotFound)
 }
 
@@ -554,8 +534,7 @@ pub async fn revoke(call: &Call<'_>, token_id: Option<i64>, form: Form) -> Resul
         return Ok(csrf_refused());
     }
     let token = own_token(call, &session, token_id).await?;
-    let db = call.context().db.get().await?;
-    tokens::revoke(&db, session.account.id, token.id).await?;
+    tokens::revoke(&call.context().db, session.account.id, token.id).await?;
     Ok(redirect("/settings/tokens?revoked=1", &[]))
 }
 
