@@ -6,11 +6,19 @@ use crate::auth::token::{self, TokenHash};
 use crate::db::tokens::{self, Principal};
 use crate::error::Error;
 
+/// A token accepted, with the connection it was looked up on, for the
+/// request's own statements.
+pub struct Accepted {
+    pub principal: Principal,
+    pub limit: Limit,
+    pub db: deadpool_postgres::Object,
+}
+
 /// What a well-formed bearer token turned out to be.
 pub enum Bearer {
     /// A live token within its limit (the account's API-access flag is the
     /// caller's to check).
-    Accepted(Principal, Limit),
+    Accepted(Box<Accepted>),
     /// A token over its limit: 429, with the limit for the headers.
     OverLimit(Limit),
 }
@@ -39,10 +47,8 @@ pub async fn authenticate(
     } else {
         Some(memory.unfamiliar_lookup().await?)
     };
-    let found = {
-        let client = db.get().await?;
-        tokens::authenticate(&client, &hash.0, f64::from(MINUTE_SECS)).await?
-    };
+    let client = db.get().await?;
+    let found = tokens::authenticate(&client, &hash.0, f64::from(MINUTE_SECS)).await?;
     drop(lane);
     // The index found the row by its hash; the comparison that decides is
     // ours, in constant time.
@@ -57,5 +63,9 @@ pub async fn authenticate(
         memory.remember(&memory_key, &limit);
         return Ok(Bearer::OverLimit(limit));
     }
-    Ok(Bearer::Accepted(principal, limit))
+    Ok(Bearer::Accepted(Box::new(Accepted {
+        principal,
+        limit,
+        db: client,
+    })))
 }

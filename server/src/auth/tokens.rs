@@ -1,23 +1,24 @@
 //! An account's tokens, as their owner manages them.
 
+use deadpool_postgres::GenericClient;
+
 use crate::db::tokens as sql;
 use crate::error::Error;
 
 pub use crate::db::tokens::{Principal, Token};
 
 /// The account's live tokens, newest first.
-pub async fn list(db: &deadpool_postgres::Pool, account_id: i64) -> Result<Vec<Token>, Error> {
-    let client = db.get().await?;
-    Ok(sql::list_active(&client, account_id).await?)
+pub async fn list(client: &impl GenericClient, account_id: i64) -> Result<Vec<Token>, Error> {
+    Ok(sql::list_active(client, account_id).await?)
 }
 
 /// One live token of the account.
 pub async fn find(
-    db: &deadpool_postgres::Pool,
+    client: &impl GenericClient,
     account_id: i64,
     token_id: i64,
 ) -> Result<Option<Token>, Error> {
-    Ok(list(db, account_id)
+    Ok(list(client, account_id)
         .await?
         .into_iter()
         .find(|t| t.id == token_id))
@@ -26,10 +27,9 @@ pub async fn find(
 /// Revokes a live token of the account; false if there is none with that
 /// id (a concurrent revocation may have won: the token is gone either way).
 pub async fn revoke(
-    db: &deadpool_postgres::Pool,
+    client: &impl GenericClient,
     account_id: i64,
     token_id: i64,
 ) -> Result<bool, Error> {
-    let client = db.get().await?;
-    Ok(sql::revoke(&client, account_id, token_id).await?)
+    Ok(sql::revoke(client, account_id, token_id).await?)
 }

@@ -1,7 +1,7 @@
 //! Catalog reads: lookups and search, as wire types.
 
 use anitrack_spec::types::{Anime, ExternalIds, Studio};
-use deadpool_postgres::Pool;
+use deadpool_postgres::GenericClient;
 
 use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
@@ -47,21 +47,19 @@ pub fn to_wire(row: AnimeRow) -> Anime {
     }
 }
 
-pub async fn by_anilist_id(db: &Pool, anilist_id: i64) -> Result<Anime, Error> {
-    let client = db.get().await?;
-    anime::by_anilist_id(&client, anilist_id)
+pub async fn by_anilist_id(client: &impl GenericClient, anilist_id: i64) -> Result<Anime, Error> {
+    anime::by_anilist_id(client, anilist_id)
         .await?
         .map(to_wire)
         .ok_or(Error::NotFound)
 }
 
-pub async fn by_slug(db: &Pool, slug: &str) -> Result<Anime, Error> {
+pub async fn by_slug(client: &impl GenericClient, slug: &str) -> Result<Anime, Error> {
     // No slug holds a control character; PostgreSQL cannot even compare NUL.
     if forbidden_character(slug, TextKind::Line).is_some() {
         return Err(Error::NotFound);
     }
-    let client = db.get().await?;
-    anime::by_slug(&client, slug)
+    anime::by_slug(client, slug)
         .await?
         .map(to_wire)
         .ok_or(Error::NotFound)
@@ -69,7 +67,7 @@ pub async fn by_slug(db: &Pool, slug: &str) -> Result<Anime, Error> {
 
 /// `GET /anime` with its query validated first.
 pub async fn search(
-    db: &Pool,
+    client: &impl GenericClient,
     get: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<Anime>, Error> {
     let mut input = QueryInput::new(get);
@@ -80,9 +78,8 @@ pub async fn search(
         .integer("limit", 1, MAX_LIMIT)
         .unwrap_or(DEFAULT_LIMIT);
     input.finish(())?;
-    let client = db.get().await?;
     Ok(
-        anime::search(&client, mal_id, anilist_id, q.as_deref(), limit)
+        anime::search(client, mal_id, anilist_id, q.as_deref(), limit)
             .await?
             .into_iter()
             .map(to_wire)

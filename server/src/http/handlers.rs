@@ -91,8 +91,9 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
-                let data = tokens::list(&call.context().db, principal.account.id)
+                let owner = call.owner().await?;
+                let principal = &owner.principal;
+                let data = tokens::list(&owner.db, owner.account_id())
                     .await?
                     .into_iter()
                     .map(|token| TokenSummary {
@@ -114,9 +115,8 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
-                tokens::revoke(&call.context().db, principal.account.id, principal.token_id)
-                    .await?;
+                let owner = call.owner().await?;
+                tokens::revoke(&owner.db, owner.account_id(), owner.principal.token_id).await?;
                 Ok(HttpResponseDeleted())
             })
             .await)
@@ -129,9 +129,9 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
+                let owner = call.owner().await?;
                 let token_id = path.into_inner().id.get().ok_or(Error::NotFound)?;
-                if tokens::revoke(&call.context().db, principal.account.id, token_id).await? {
+                if tokens::revoke(&owner.db, owner.account_id(), token_id).await? {
                     Ok(HttpResponseDeleted())
                 } else {
                     Err(Error::NotFound)
@@ -164,9 +164,9 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                call.authenticate().await?;
+                let owner = call.owner().await?;
                 let get = |name: &str| query.get(name).map(String::from);
-                let data = view::search(&call.context().db, &get).await?;
+                let data = view::search(&owner.db, &get).await?;
                 Ok(HttpResponseOk(AnimeList { data }))
             })
             .await)
@@ -179,14 +179,14 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                call.authenticate().await?;
+                let owner = call.owner().await?;
                 let path = path.into_inner();
                 if !routes::ANIME_BY_ANILIST_ID.admits(&path.slug) {
                     return Err(Error::NotFound);
                 }
                 let anilist_id = path.anilist_id.get().ok_or(Error::NotFound)?;
                 Ok(HttpResponseOk(
-                    view::by_anilist_id(&call.context().db, anilist_id).await?,
+                    view::by_anilist_id(&owner.db, anilist_id).await?,
                 ))
             })
             .await)
@@ -199,11 +199,9 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                call.authenticate().await?;
+                let owner = call.owner().await?;
                 let slug = path.into_inner().slug;
-                Ok(HttpResponseOk(
-                    view::by_slug(&call.context().db, &slug).await?,
-                ))
+                Ok(HttpResponseOk(view::by_slug(&owner.db, &slug).await?))
             })
             .await)
     }
@@ -215,15 +213,11 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
-                let ctx = call.context();
-                let entries = list::list(
-                    &ctx.db,
-                    &ctx.streams,
-                    principal.account.id,
-                    query.get("status"),
-                )
-                .await?;
+                let owner = call.owner().await?;
+                let account_id = owner.account_id();
+                let streams = &call.context().streams;
+                let entries =
+                    list::list(owner.db, streams, account_id, query.get("status")).await?;
                 let body = super::list_body::body(entries).await?;
                 Ok(StreamedOk::new(body))
             })
@@ -237,14 +231,14 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
+                let owner = call.owner().await?;
                 let path = path.into_inner();
                 if !routes::LIST_ENTRY_FOR_ANIME.admits(&path.literal) {
                     return Err(Error::NotFound);
                 }
                 let anime_id = path.anime_id.get().ok_or(Error::NotFound)?;
                 Ok(HttpResponseOk(
-                    list::for_anime(&call.context().db, principal.account.id, anime_id).await?,
+                    list::for_anime(&owner.db, owner.account_id(), anime_id).await?,
                 ))
             })
             .await)
@@ -257,10 +251,8 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
-                let entry =
-                    list::create(&call.context().db, principal.account.id, body.into_value())
-                        .await?;
+                let owner = call.owner().await?;
+                let entry = list::create(&owner.db, owner.account_id(), body.into_value()).await?;
                 Ok(HttpResponseCreated(entry))
             })
             .await)
@@ -274,11 +266,11 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
+                let mut owner = call.owner().await?;
+                let account_id = owner.account_id();
                 let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
-                let db = &call.context().db;
                 Ok(HttpResponseOk(
-                    list::update(db, principal.account.id, entry_id, body.into_value()).await?,
+                    list::update(&mut owner.db, account_id, entry_id, body.into_value()).await?,
                 ))
             })
             .await)
@@ -291,9 +283,9 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let principal = call.authenticate().await?;
+                let owner = call.owner().await?;
                 let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
-                list::delete(&call.context().db, principal.account.id, entry_id).await?;
+                list::delete(&owner.db, owner.account_id(), entry_id).await?;
                 Ok(HttpResponseDeleted())
             })
             .await)

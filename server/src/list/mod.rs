@@ -8,7 +8,7 @@ pub mod streams;
 use anitrack_spec::error::FieldErrors;
 use anitrack_spec::types::{AnimeSummary, ListEntry, ListStatus};
 use chrono::Utc;
-use deadpool_postgres::Pool;
+use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
 use futures_util::TryStreamExt as _;
@@ -54,15 +54,18 @@ fn taken() -> FieldErrors {
 }
 
 /// `POST /list`.
-pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry, Error> {
+pub async fn create(
+    client: &impl GenericClient,
+    account_id: i64,
+    body: Value,
+) -> Result<ListEntry, Error> {
     let mut reader = Input::new(body);
     let anime_id = reader.anime_id();
     let fields = reader.entry_fields(true);
     let mut errors = reader.errors;
-    let client = db.get().await?;
     let mut episodes = None;
     if let Some(id) = anime_id {
-        match entries::anime_for_entry(&client, account_id, id).await? {
+        match entries::anime_for_entry(client, account_id, id).await? {
             None => errors.add("anime_id", "The selected anime id is invalid."),
             Some(anime) if anime.taken => {
                 errors.add("anime_id", "The anime id has already been taken.")
@@ -84,7 +87,7 @@ pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry
     };
     // A concurrent add of the same anime may win between the check and the
     // insert; the partial unique index decides and the loser gets the same 422.
-    match entries::insert(&client, account_id, anime_id, &state.to_values()).await? {
+    match entries::insert(client, account_id, anime_id, &state.to_values()).await? {
         Some(row) => to_wire(row),
         None => Err(Error::Invalid(taken())),
     }
@@ -92,12 +95,11 @@ pub async fn create(db: &Pool, account_id: i64, body: Value) -> Result<ListEntry
 
 /// `PATCH /list/{entryId}`: lock, merge, validate, write only if changed.
 pub async fn update(
-    db: &Pool,
+    client: &mut deadpool_postgres::Client,
     account_id: i64,
     entry_id: i64,
     body: Value,
 ) -> Result<ListEntry, Error> {
-    let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let current = entries::lock(&tx, account_id, entry_id)
         .await?
@@ -126,9 +128,12 @@ pub async fn update(
 }
 
 /// `DELETE /list/{entryId}`.
-pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Error> {
-    let client = db.get().await?;
-    if entries::soft_delete(&client, account_id, entry_id).await? {
+pub async fn delete(
+    client: &impl GenericClient,
+    account_id: i64,
+    entry_id: i64,
+) -> Result<(), Error> {
+    if entries::soft_delete(client, account_id, entry_id).await? {
         Ok(())
     } else {
         Err(Error::NotFound)
@@ -138,7 +143,7 @@ pub async fn delete(db: &Pool, account_id: i64, entry_id: i64) -> Result<(), Err
 /// `GET /list`: the account's entries (with `status` validated), read as
 /// PostgreSQL sends them; the transport writes them out (see [`Entries`]).
 pub async fn list(
-    db: &Pool,
+    client: deadpool_postgres::Object,
     streams: &Streams,
     account_id: i64,
     status: Option<&str>,
@@ -155,7 +160,6 @@ pub async fn list(
         },
     };
     let permit = streams.admit(account_id).await?;
-    let client = db.get().await?;
     let status = status.map(ListStatus::as_str);
     let rows = Box::pin(entries::list(&client, account_id, status).await?);
     Ok(Entries {
@@ -206,9 +210,12 @@ impl Entries {
 }
 
 /// `GET /list/anime/{animeId}`.
-pub async fn for_anime(db: &Pool, account_id: i64, anime_id: i64) -> Result<ListEntry, Error> {
-    let client = db.get().await?;
-    entries::for_anime(&client, account_id, anime_id)
+pub async fn for_anime(
+    client: &impl GenericClient,
+    account_id: i64,
+    anime_id: i64,
+) -> Result<ListEntry, Error> {
+    entries::for_anime(client, account_id, anime_id)
         .await?
         .map(to_wire)
         .ok_or(Error::NotFound)?

@@ -51,6 +51,18 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
 }
 
+/// Who a request acts as, and the connection it acts with.
+pub struct Owner {
+    pub principal: Principal,
+    pub db: deadpool_postgres::Object,
+}
+
+impl Owner {
+    pub fn account_id(&self) -> i64 {
+        self.principal.account.id
+    }
+}
+
 /// One request's passage through the API.
 pub struct Call<'a> {
     rqctx: &'a RequestContext<ApiContext>,
@@ -100,9 +112,10 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Resolves the bearer token to the account it acts as, counting the
-    /// request against the token's limit: 401, then 429, then 403.
-    pub async fn authenticate(&self) -> Result<Principal, Error> {
+    /// The token's owner and a database connection to act with: the bearer
+    /// token resolved and counted against its limit (401, then 429, then
+    /// 403) on the connection the request then uses, one checkout in all.
+    pub async fn owner(&self) -> Result<Owner, Error> {
         let request = &self.rqctx.request;
         if token_in_query(request.uri().query()) {
             return Err(Error::Unauthenticated);
@@ -115,14 +128,29 @@ impl<'a> Call<'a> {
                 self.record(limit);
                 Err(Error::TooManyAttempts)
             }
-            Bearer::Accepted(principal, limit) => {
+            Bearer::Accepted(accepted) => {
+                let bearer::Accepted {
+                    principal,
+                    limit,
+                    db,
+                } = *accepted;
                 self.record(limit);
                 if !principal.account.api_access {
                     return Err(Error::ApiAccessDisabled);
                 }
-                Ok(principal)
+                Ok(Owner { principal, db })
             }
         }
+    }
+
+    /// The token's owner, for a handler that needs no database after it.
+    pub async fn authenticate(&self) -> Result<Principal, Error> {
+        Ok(self.owner().await?.principal)
+    }
+
+    /// A pool connection, for the settings pages and the probes.
+    pub async fn db(&self) -> Result<deadpool_postgres::Object, Error> {
+        Ok(self.context().db.get().await?)
     }
 
     /// Counts a sign-in attempt (`POST /auth/token`, the settings page)

@@ -360,7 +360,7 @@ async fn tokens_page(
     status: StatusCode,
     view: TokensView<'_>,
 ) -> Result<Page, Error> {
-    let rows = tokens::list(&call.context().db, session.account.id)
+    let rows = tokens::list(&call.db().await?, session.account.id)
         .await?
         .into_iter()
         .map(|t| pages::TokenRow {
@@ -506,7 +506,7 @@ async fn own_token(
     token_id: Option<i64>,
 ) -> Result<tokens::Token, Error> {
     let token_id = token_id.ok_or(Error::NotFound)?;
-    tokens::find(&call.context().db, session.account.id, token_id)
+    tokens::find(&call.db().await?, session.account.id, token_id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -534,7 +534,7 @@ pub async fn revoke(call: &Call<'_>, token_id: Option<i64>, form: Form) -> Resul
         return Ok(csrf_refused());
     }
     let token = own_token(call, &session, token_id).await?;
-    tokens::revoke(&call.context().db, session.account.id, token.id).await?;
+    tokens::revoke(&call.db().await?, session.account.id, token.id).await?;
     Ok(redirect("/settings/tokens?revoked=1", &[]))
 }
 
