@@ -291,9 +291,7 @@ impl Input {
     }
 }
 
-/// Longest email address accepted anywhere (RFC 5321's path limit is 256
-/// octets including the angle brackets).
-pub const EMAIL_MAX: usize = 255;
+pub use anitrack_spec::limits::EMAIL_MAX;
 
 fn email_shape_message(field: &str) -> String {
     format!("The {} field must be a valid email address.", label(field))
@@ -496,6 +494,17 @@ impl<'a> QueryInput<'a> {
             return None;
         }
         Some(raw)
+    }
+
+    /// An optional value of a fixed set (an enumeration), read by `parse`.
+    pub fn choice<T>(&mut self, field: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let raw = self.value(field)?;
+        let parsed = parse(&raw);
+        if parsed.is_none() {
+            self.errors
+                .add(field, format!("The selected {} is invalid.", label(field)));
+        }
+        parsed
     }
 
     pub fn finish<T>(self, value: T) -> Result<T, FieldErrors> {

@@ -92,7 +92,7 @@ fn add_error_responses(document: &mut Value) -> Result<(), String> {
     let too_many = json!({
         "description": "Rate limit exceeded: `{\"message\": \"Too Many Attempts.\"}`. Retry after `Retry-After` seconds.",
         "headers": {
-            "Retry-After": header("Seconds until the exceeded window ends.", json!({"type": "integer", "minimum": 1})),
+            "Retry-After": header("Seconds until the exceeded window ends.", json!({"type": "integer", "minimum": crate::limits::RETRY_AFTER_MIN})),
             "X-RateLimit-Reset": header("When the exceeded window ends, in Unix seconds.", json!({"type": "integer"})),
             "X-RateLimit-Limit": header("Requests allowed per window.", json!({"type": "integer"})),
             "X-RateLimit-Remaining": header("Requests left in the window (0).", json!({"type": "integer"})),
@@ -172,6 +172,82 @@ mod tests {
                     "{method} {path}"
                 );
             }
+        }
+    }
+
+    /// Every bound keyword in `value`, with the JSON pointer of its schema.
+    fn bounds(value: &Value, at: &str, out: &mut Vec<(String, String, f64)>) {
+        const KEYWORDS: [&str; 6] = [
+            "minimum",
+            "maximum",
+            "minLength",
+            "maxLength",
+            "minItems",
+            "maxItems",
+        ];
+        match value {
+            Value::Object(map) => {
+                // An unsigned format's minimum 0 is the type's, not a rule.
+                let unsigned = map
+                    .get("format")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| f.starts_with("uint"));
+                for (key, child) in map {
+                    if KEYWORDS.contains(&key.as_str()) {
+                        if let Some(number) = child.as_f64() {
+                            if !(unsigned && key == "minimum" && number == 0.0) {
+                                out.push((at.to_string(), key.clone(), number));
+                            }
+                        }
+                    } else {
+                        bounds(child, &format!("{at}/{key}"), out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    bounds(child, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_bound_the_document_publishes_is_its_constant() {
+        use crate::limits::*;
+        // (the end of the schema's pointer, keyword) → the constant.
+        let constants: [(&str, &str, f64); 7] = [
+            ("/properties/score", "minimum", SCORE_MIN as f64),
+            ("/properties/score", "maximum", SCORE_MAX as f64),
+            ("/properties/progress", "minimum", PROGRESS_MIN as f64),
+            (
+                "/properties/rewatch_count",
+                "minimum",
+                REWATCH_COUNT_MIN as f64,
+            ),
+            ("/properties/notes", "maxLength", NOTES_MAX as f64),
+            ("/properties/tags", "maxItems", TAGS_MAX as f64),
+            ("/Retry-After/schema", "minimum", RETRY_AFTER_MIN as f64),
+        ];
+        let document = openapi().unwrap();
+        let mut found = Vec::new();
+        bounds(&document, "", &mut found);
+        assert!(found.len() >= constants.len(), "{found:?}");
+        for (at, keyword, value) in &found {
+            let constant = constants
+                .iter()
+                .find(|(end, k, _)| at.ends_with(end) && k == keyword)
+                .unwrap_or_else(|| panic!("{at} {keyword} {value} has no constant in limits.rs"));
+            assert_eq!(*value, constant.2, "{at} {keyword}");
+        }
+        for (end, keyword, _) in constants {
+            assert!(
+                found
+                    .iter()
+                    .any(|(at, k, _)| at.ends_with(end) && k == keyword),
+                "the document no longer states {end} {keyword}"
+            );
         }
     }
 

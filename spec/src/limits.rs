@@ -1,5 +1,36 @@
-//! Limits of the contract that this crate's descriptions state and the
-//! server enforces: one home for each number.
+//! The contract's numbers: one home for each. The schema attributes in
+//! [`crate::types`] name these constants (so the document states them), the
+//! server's validation uses them, and a test of the emitted document checks
+//! every bound it publishes against the constant it comes from.
+
+/// `score`: an integer from 0 to 100.
+pub const SCORE_MIN: i64 = 0;
+pub const SCORE_MAX: i64 = 100;
+/// `progress` and `rewatch_count` are never negative.
+pub const PROGRESS_MIN: i64 = 0;
+pub const REWATCH_COUNT_MIN: i64 = 0;
+/// `notes`: at most this many characters.
+pub const NOTES_MAX: usize = 2000;
+/// `tags`: at most this many tags, each of 1 to [`TAG_MAX`] characters.
+pub const TAGS_MAX: usize = 25;
+pub const TAG_MAX: usize = 50;
+
+/// `device_name` of `POST /auth/token` (the token's name).
+pub const DEVICE_NAME_MAX: usize = 120;
+/// Any email address (RFC 5321's path limit is 256 octets with brackets).
+pub const EMAIL_MAX: usize = 255;
+/// Passwords longer than this are refused before hashing (Argon2's cost
+/// does not grow with length, but parsing and transport do).
+pub const PASSWORD_MAX: usize = 4096;
+
+/// `GET /anime`: `q` of 1 to this many characters...
+pub const SEARCH_Q_MAX: usize = 200;
+/// ...and `limit` from 1 to [`SEARCH_LIMIT_MAX`], by default this.
+pub const SEARCH_LIMIT_DEFAULT: i64 = 20;
+pub const SEARCH_LIMIT_MAX: i64 = 100;
+
+/// `Retry-After` is at least this many seconds.
+pub const RETRY_AFTER_MIN: i64 = 1;
 
 /// Active (unrevoked) tokens an account may hold at once. Creating one more
 /// (`POST /auth/token`, the settings page, the operator CLI) is refused

@@ -341,27 +341,27 @@ pub struct NewListEntry {
     /// Where the entry stands.
     pub status: ListStatus,
     /// 0–100.
-    #[schemars(range(min = 0, max = 100))]
+    #[schemars(range(min = "crate::limits::SCORE_MIN", max = "crate::limits::SCORE_MAX"))]
     pub score: Option<i32>,
     /// Episodes watched.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = "crate::limits::PROGRESS_MIN"))]
     pub progress: Option<i32>,
     /// `YYYY-MM-DD`.
     pub started_at: Option<chrono::NaiveDate>,
     /// `YYYY-MM-DD`, not before `started_at`.
     pub completed_at: Option<chrono::NaiveDate>,
     /// Max 2000 chars.
-    #[schemars(length(max = 2000))]
+    #[schemars(length(max = "crate::limits::NOTES_MAX"))]
     pub notes: Option<String>,
     /// Default false.
     pub is_private: Option<bool>,
     /// Default false.
     pub is_rewatching: Option<bool>,
     /// Default 0.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = "crate::limits::REWATCH_COUNT_MIN"))]
     pub rewatch_count: Option<i32>,
     /// At most 25 tags of 1–50 characters.
-    #[schemars(length(max = 25))]
+    #[schemars(length(max = "crate::limits::TAGS_MAX"))]
     pub tags: Option<Vec<String>>,
 }
 
@@ -377,27 +377,27 @@ pub struct ListEntryPatch {
     /// Where the entry stands.
     pub status: Option<ListStatus>,
     /// 0–100, or null to clear.
-    #[schemars(range(min = 0, max = 100))]
+    #[schemars(range(min = "crate::limits::SCORE_MIN", max = "crate::limits::SCORE_MAX"))]
     pub score: Option<i32>,
     /// Episodes watched.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = "crate::limits::PROGRESS_MIN"))]
     pub progress: Option<i32>,
     /// `YYYY-MM-DD`, or null to clear.
     pub started_at: Option<chrono::NaiveDate>,
     /// `YYYY-MM-DD`, or null to clear.
     pub completed_at: Option<chrono::NaiveDate>,
     /// Max 2000 chars, or null to clear.
-    #[schemars(length(max = 2000))]
+    #[schemars(length(max = "crate::limits::NOTES_MAX"))]
     pub notes: Option<String>,
     /// Hidden from other people.
     pub is_private: Option<bool>,
     /// Being watched again.
     pub is_rewatching: Option<bool>,
     /// Completed rewatches.
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = "crate::limits::REWATCH_COUNT_MIN"))]
     pub rewatch_count: Option<i32>,
     /// Replaces the tags: at most 25 tags of 1–50 characters.
-    #[schemars(length(max = 25))]
+    #[schemars(length(max = "crate::limits::TAGS_MAX"))]
     pub tags: Option<Vec<String>>,
 }
 

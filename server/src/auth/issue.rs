@@ -14,10 +14,8 @@ use crate::validate::Input;
 
 /// Contract message for a wrong email or password.
 pub const BAD_CREDENTIALS: &str = "The provided credentials are incorrect.";
-/// Passwords longer than this are refused before hashing (hashing cost does
-/// not grow with length in Argon2, but parsing and transport do).
-const PASSWORD_MAX: usize = 4096;
-pub const DEVICE_NAME_MAX: usize = 120;
+pub use anitrack_spec::limits::DEVICE_NAME_MAX;
+use anitrack_spec::limits::PASSWORD_MAX;
 
 /// Validates the body; all failing fields at once.
 pub fn validate(body: Value) -> Result<TokenIssueRequest, Error> {

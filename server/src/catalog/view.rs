@@ -7,10 +7,7 @@ use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
 use crate::validate::{QueryInput, TextKind, forbidden_character};
 
-/// Default and largest `limit` of `GET /anime`.
-pub const DEFAULT_LIMIT: i64 = 20;
-pub const MAX_LIMIT: i64 = 100;
-pub const Q_MAX: usize = 200;
+use anitrack_spec::limits::{SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, SEARCH_Q_MAX};
 
 pub fn to_wire(row: AnimeRow) -> Anime {
     Anime {
@@ -73,10 +70,10 @@ pub async fn search(
     let mut input = QueryInput::new(get);
     let mal_id = input.integer("mal_id", 1, i64::MAX);
     let anilist_id = input.integer("anilist_id", 1, i64::MAX);
-    let q = input.string("q", Q_MAX);
+    let q = input.string("q", SEARCH_Q_MAX);
     let limit = input
-        .integer("limit", 1, MAX_LIMIT)
-        .unwrap_or(DEFAULT_LIMIT);
+        .integer("limit", 1, SEARCH_LIMIT_MAX)
+        .unwrap_or(SEARCH_LIMIT_DEFAULT);
     input.finish(())?;
     Ok(
         anime::search(client, mal_id, anilist_id, q.as_deref(), limit)

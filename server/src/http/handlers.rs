@@ -216,8 +216,8 @@ impl AniTrackApi for AniTrack {
                 let owner = call.owner().await?;
                 let account_id = owner.account_id();
                 let streams = &call.context().streams;
-                let entries =
-                    list::list(owner.db, streams, account_id, query.get("status")).await?;
+                let get = |name: &str| query.get(name).map(String::from);
+                let entries = list::list(owner.db, streams, account_id, &get).await?;
                 let body = super::list_body::body(entries).await?;
                 Ok(StreamedOk::new(body))
             })

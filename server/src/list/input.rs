@@ -8,9 +8,9 @@ use serde_json::Value;
 pub use crate::validate::Field;
 use crate::validate::{Input, TextKind, control_character_message, forbidden_character};
 
-pub const NOTES_MAX: usize = 2000;
-pub const TAGS_MAX: usize = 25;
-pub const TAG_MAX: usize = 50;
+use anitrack_spec::limits::{
+    NOTES_MAX, PROGRESS_MIN, REWATCH_COUNT_MIN, SCORE_MAX, SCORE_MIN, TAG_MAX, TAGS_MAX,
+};
 
 /// Every settable field of an entry, as sent.
 #[derive(Clone, Debug)]
@@ -107,14 +107,14 @@ impl Input {
     pub fn entry_fields(&mut self, creating: bool) -> EntryFields {
         EntryFields {
             status: self.status(creating),
-            score: self.integer("score", 0, Some(100), true),
-            progress: self.integer("progress", 0, None, false),
+            score: self.integer("score", SCORE_MIN, Some(SCORE_MAX), true),
+            progress: self.integer("progress", PROGRESS_MIN, None, false),
             started_at: self.date("started_at"),
             completed_at: self.date("completed_at"),
             notes: self.text("notes", NOTES_MAX),
             is_private: self.boolean("is_private"),
             is_rewatching: self.boolean("is_rewatching"),
-            rewatch_count: self.integer("rewatch_count", 0, None, false),
+            rewatch_count: self.integer("rewatch_count", REWATCH_COUNT_MIN, None, false),
             tags: self.tags(),
         }
     }

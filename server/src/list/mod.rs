@@ -15,7 +15,7 @@ use futures_util::TryStreamExt as _;
 
 use crate::db::entries::{self, EntryRow};
 use crate::error::Error;
-use crate::validate::Input;
+use crate::validate::{Input, QueryInput};
 use state::EntryState;
 use streams::Streams;
 
@@ -146,19 +146,11 @@ pub async fn list(
     client: deadpool_postgres::Object,
     streams: &Streams,
     account_id: i64,
-    status: Option<&str>,
+    query: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Entries, Error> {
-    let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => match ListStatus::parse(text) {
-            Some(status) => Some(status),
-            None => {
-                let mut errors = FieldErrors::new();
-                errors.add("status", "The selected status is invalid.");
-                return Err(Error::Invalid(errors));
-            }
-        },
-    };
+    let mut input = QueryInput::new(query);
+    let status = input.choice("status", ListStatus::parse);
+    input.finish(())?;
     let permit = streams.admit(account_id).await?;
     let status = status.map(ListStatus::as_str);
     let rows = Box::pin(entries::list(&client, account_id, status).await?);
