@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
 use anitrack_conformance::pg::PgCluster;
+use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World};
 use serde_json::json;
 
 use crate::support::{PASSWORD, TestEnv, status_json};
@@ -289,7 +290,7 @@ fn make_one_entry_unreadable(env: &TestEnv, updated_at: &str) {
 #[tokio::test]
 async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
     // One pool connection: the requests after the failure must reuse it.
-    let world = crate::list::World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
+    let world = World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
     world.fill_the_list().await;
     // Last in order, so the body is well under way when the bad row comes.
     make_one_entry_unreadable(&world.env, "2001-01-01Z");
@@ -323,8 +324,8 @@ async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
 
 #[tokio::test]
 async fn a_list_whose_first_entry_cannot_be_read_is_a_json_500() {
-    let world = crate::list::World::unthrottled().await;
-    for anilist_id in [crate::list::DEMON_SLAYER, crate::list::FMAB] {
+    let world = World::unthrottled().await;
+    for anilist_id in [DEMON_SLAYER, FMAB] {
         let anime = world.anime(anilist_id).await;
         world
             .add(json!({"anime_id": anime, "status": "watching"}))

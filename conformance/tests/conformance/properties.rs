@@ -3,6 +3,7 @@
 //! exactly the invalid fields, and never a 5xx. Shrunk failures are kept in
 //! `proptest-regressions/` and replayed first.
 
+use anitrack_conformance::world::{DEMON_SLAYER, World};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
@@ -444,8 +445,8 @@ fn list_cases() -> u32 {
 #[test]
 fn list_create_answers_every_body_by_the_contract() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let world = runtime.block_on(crate::list::World::unthrottled());
-    let anime_id = runtime.block_on(world.anime(crate::list::DEMON_SLAYER));
+    let world = runtime.block_on(World::unthrottled());
+    let anime_id = runtime.block_on(world.anime(DEMON_SLAYER));
     let anime = prop_oneof![
         6 => Just(Sent::Valid(json!(anime_id))),
         1 => Just(invalid_as("anime_id", json!(987_654_321))),
@@ -500,8 +501,8 @@ fn list_create_answers_every_body_by_the_contract() {
 #[test]
 fn list_update_answers_every_body_by_the_contract() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let world = runtime.block_on(crate::list::World::unthrottled());
-    let anime_id = runtime.block_on(world.anime(crate::list::DEMON_SLAYER));
+    let world = runtime.block_on(World::unthrottled());
+    let anime_id = runtime.block_on(world.anime(DEMON_SLAYER));
     let entry = runtime.block_on(world.add(json!({"anime_id": anime_id, "status": "watching"})));
     let path = format!("/api/v1/list/{}", entry["id"]);
     let baseline = json!({
