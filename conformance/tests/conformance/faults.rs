@@ -7,9 +7,10 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
 use anitrack_conformance::pg::PgCluster;
-use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World};
+use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World, new_entry};
 use serde_json::json;
 
 use crate::support::{PASSWORD, TestEnv, status_json};
@@ -327,9 +328,7 @@ async fn a_list_whose_first_entry_cannot_be_read_is_a_json_500() {
     let world = World::unthrottled().await;
     for anilist_id in [DEMON_SLAYER, FMAB] {
         let anime = world.anime(anilist_id).await;
-        world
-            .add(json!({"anime_id": anime, "status": "watching"}))
-            .await;
+        world.add(new_entry(anime, ListStatus::Watching)).await;
     }
     // First in order: nothing has been sent when it fails.
     make_one_entry_unreadable(&world.env, "2999-01-01Z");
