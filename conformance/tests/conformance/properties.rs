@@ -129,6 +129,8 @@ fn token_issue_answers_every_body_by_the_contract() {
             ("device_name", &device),
         ];
         let (body, invalid) = build(&fields, &extra);
+        // Sent raw: generated bodies hold nulls, wrong types and missing
+        // fields, which the client's TokenIssueRequest cannot.
         let (status, answer) = runtime.block_on(async {
             let response = env
                 .http
