@@ -5,3 +5,4 @@
 pub mod harness;
 pub mod pg;
 pub mod pg_tls;
+pub mod world;

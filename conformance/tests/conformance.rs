@@ -20,7 +20,7 @@ mod faults;
 #[path = "conformance/hostile/mod.rs"]
 mod hostile;
 #[path = "conformance/list.rs"]
-pub mod list;
+mod list;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]

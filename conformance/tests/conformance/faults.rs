@@ -7,11 +7,13 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
 use anitrack_conformance::pg::PgCluster;
+use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World, new_entry};
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestEnv, status_json};
+use crate::support::{PASSWORD, TestEnv, api_error_json, status_json};
 
 const UNTHROTTLED: (&str, &str) = ("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000");
 
@@ -289,7 +291,7 @@ fn make_one_entry_unreadable(env: &TestEnv, updated_at: &str) {
 #[tokio::test]
 async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
     // One pool connection: the requests after the failure must reuse it.
-    let world = crate::list::World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
+    let world = World::with_env(&[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "1")]).await;
     world.fill_the_list().await;
     // Last in order, so the body is well under way when the bad row comes.
     make_one_entry_unreadable(&world.env, "2001-01-01Z");
@@ -323,17 +325,16 @@ async fn a_list_failing_mid_stream_breaks_the_transfer_instead_of_ending_it() {
 
 #[tokio::test]
 async fn a_list_whose_first_entry_cannot_be_read_is_a_json_500() {
-    let world = crate::list::World::unthrottled().await;
-    for anilist_id in [crate::list::DEMON_SLAYER, crate::list::FMAB] {
+    let world = World::unthrottled().await;
+    for anilist_id in [DEMON_SLAYER, FMAB] {
         let anime = world.anime(anilist_id).await;
-        world
-            .add(json!({"anime_id": anime, "status": "watching"}))
-            .await;
+        world.add(new_entry(anime, ListStatus::Watching)).await;
     }
-    // First in order: nothing has been sent when it fails.
+    // First in order: nothing has been sent when it fails, so the client
+    // gets the contract's error, not a 200 cut short.
     make_one_entry_unreadable(&world.env, "2999-01-01Z");
     assert_eq!(
-        status_json(world.get_list().await).await,
+        api_error_json(world.client().list_entries().send().await),
         (500, json!({"message": "Server Error"}))
     );
 }

@@ -1,134 +1,35 @@
 //! The list: `GET /list`, `GET /list/anime/{animeId}`, `POST /list`,
 //! `PATCH /list/{entryId}`, `DELETE /list/{entryId}`.
 
+use anitrack_client::types::{self, ListStatus};
+use anitrack_conformance::world::{
+    DEMON_SLAYER, FMAB, ONE_PIECE, World, date, new_entry, notes, patch, patch_notes,
+};
 use serde_json::{Value, json};
 
-use crate::support::{TestEnv, is_contract_timestamp, keys, status_json};
-
-/// Demon Slayer (26 episodes), One Piece (airing, episodes unknown), FMA:B.
-pub const DEMON_SLAYER: i64 = 101922;
-pub const ONE_PIECE: i64 = 21;
-pub const FMAB: i64 = 5114;
-
-pub struct World {
-    pub env: TestEnv,
-    pub token: String,
-}
-
-impl World {
-    pub async fn new() -> World {
-        Self::with_env(&[]).await
-    }
-
-    /// A world whose server rate limits are set far above what a property
-    /// test sends (the limits have their own tests).
-    pub async fn unthrottled() -> World {
-        Self::with_env(&[("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000")]).await
-    }
-
-    pub async fn with_env(server_env: &[(&str, &str)]) -> World {
-        let env =
-            TestEnv::start_configured(anitrack_conformance::harness::Catalog::Demo, server_env)
-                .await;
-        let token = env.user_with_token("lister@example.test").await;
-        World { env, token }
-    }
-
-    /// AniTrack's id of an anime, by AniList id.
-    pub async fn anime(&self, anilist_id: i64) -> i64 {
-        let list = self
-            .env
-            .client(&self.token)
-            .anime_list()
-            .anilist_id(anilist_id)
-            .send()
-            .await
-            .expect("search");
-        list.into_inner()
-            .data
-            .first()
-            .expect("anime in the demo catalog")
-            .id
-    }
-
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call_as(&self.token, method, path, body).await
-    }
-
-    pub async fn call_as(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .env
-            .http
-            .request(method, self.env.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("send");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("JSON body")
-        };
-        (status, json)
-    }
-
-    /// Puts every demo anime on the list with the longest notes allowed
-    /// (2,000 characters): a `GET /list` body of about 420 KB, longer than
-    /// the server's streaming chunk (256 KiB). Returns the entry count.
-    pub async fn fill_the_list(&self) -> usize {
-        let catalog: Value = serde_json::from_slice(
-            &std::fs::read(anitrack_conformance::harness::demo_catalog()).expect("demo catalog"),
-        )
-        .expect("demo catalog JSON");
-        let media = catalog["data"]["Page"]["media"].as_array().expect("media");
-        for (n, anime) in media.iter().enumerate() {
-            let id = self.anime(anime["id"].as_i64().expect("AniList id")).await;
-            let notes = format!("{n:04} {}", "long notes ".repeat(200))[..2000].to_string();
-            self.add(json!({"anime_id": id, "status": "plan_to_watch", "notes": notes}))
-                .await;
-        }
-        media.len()
-    }
-
-    /// `GET /list` over raw HTTP, for its headers and body as sent.
-    pub async fn get_list(&self) -> reqwest::Response {
-        self.env
-            .http
-            .get(self.env.url("/api/v1/list"))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("the head of GET /list arrives")
-    }
-
-    pub async fn add(&self, body: Value) -> Value {
-        let (status, entry) = self.call("POST", "/api/v1/list", Some(body.clone())).await;
-        assert_eq!(status, 201, "{body} -> {entry}");
-        entry
-    }
-}
+use crate::support::{api_error, api_error_json, is_contract_timestamp, keys};
 
 fn invalid(errors: Value) -> Value {
     json!({"message": "The given data was invalid.", "errors": errors})
+}
+
+/// The ids of the entries a `GET /list` request answers, in its order.
+async fn listed_ids(request: anitrack_client::builder::ListEntries<'_>) -> Vec<i64> {
+    let list = request.send().await.expect("the list").into_inner();
+    list.data.iter().map(|e| e.id).collect()
 }
 
 #[tokio::test]
 async fn adding_an_anime_returns_the_entry_with_its_anime() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching", "progress": 3}))
+    // Sent raw to read the answer as sent: its keys whose value is null are
+    // part of the shape, and the client's ListEntry reads null and missing
+    // alike.
+    let (status, entry) = world
+        .post_list_json(&json!({"anime_id": anime_id, "status": "watching", "progress": 3}))
         .await;
+    assert_eq!(status, 201, "{entry}");
     assert_eq!(
         keys(&entry),
         [
@@ -166,8 +67,8 @@ async fn adding_an_anime_returns_the_entry_with_its_anime() {
     insta::assert_json_snapshot!("list_entry_created", shown);
 
     // The generated client reads it back.
-    let client = world.env.client(&world.token);
-    let read = client
+    let read = world
+        .client()
         .list_entry_for_anime()
         .anime_id(anime_id)
         .send()
@@ -182,18 +83,9 @@ async fn adding_an_anime_returns_the_entry_with_its_anime() {
 async fn the_seed_validation_example_matches_byte_for_byte() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let response = world
-        .env
-        .http
-        .post(world.env.url("/api/v1/list"))
-        .bearer_auth(&world.token)
-        .header("content-type", "application/json")
-        .body(json!({"anime_id": anime_id}).to_string())
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 422);
-    let text = response.text().await.expect("body");
+    // Without the required status, which the client cannot leave out.
+    let (status, text) = world.post_list_text(&json!({"anime_id": anime_id})).await;
+    assert_eq!(status, 422);
     assert_eq!(
         text,
         r#"{"message":"The given data was invalid.","errors":{"status":["The status field is required."]}}"#
@@ -204,13 +96,14 @@ async fn the_seed_validation_example_matches_byte_for_byte() {
 async fn anime_that_are_unknown_or_already_listed_are_refused() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let (status, body) = world
-        .call(
-            "POST",
-            "/api/v1/list",
-            Some(json!({"anime_id": 987654321, "status": "watching"})),
-        )
-        .await;
+    let client = world.client();
+    let (status, body) = api_error_json(
+        client
+            .list_entry_create()
+            .body(new_entry(987654321, ListStatus::Watching))
+            .send()
+            .await,
+    );
     assert_eq!(
         (status, body),
         (
@@ -218,16 +111,14 @@ async fn anime_that_are_unknown_or_already_listed_are_refused() {
             invalid(json!({"anime_id": ["The selected anime id is invalid."]}))
         )
     );
-    world
-        .add(json!({"anime_id": anime_id, "status": "watching"}))
-        .await;
-    let (status, body) = world
-        .call(
-            "POST",
-            "/api/v1/list",
-            Some(json!({"anime_id": anime_id, "status": "dropped"})),
-        )
-        .await;
+    world.add(new_entry(anime_id, ListStatus::Watching)).await;
+    let (status, body) = api_error_json(
+        client
+            .list_entry_create()
+            .body(new_entry(anime_id, ListStatus::Dropped))
+            .send()
+            .await,
+    );
     assert_eq!(
         (status, body),
         (
@@ -241,16 +132,14 @@ async fn anime_that_are_unknown_or_already_listed_are_refused() {
 async fn every_invalid_field_is_reported_at_once_and_wrong_types_are_422() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
+    // Wrong types, a status outside the enumeration, a date that does not
+    // exist, notes too long: none of them fits the client's NewListEntry.
     let (status, body) = world
-        .call(
-            "POST",
-            "/api/v1/list",
-            Some(json!({
-                "anime_id": anime_id, "status": "paused", "score": "85", "progress": 27,
-                "started_at": "2024-02-30", "notes": "n".repeat(2001), "is_private": "false",
-                "rewatch_count": -1, "tags": ["fine", ""],
-            })),
-        )
+        .post_list_json(&json!({
+            "anime_id": anime_id, "status": "paused", "score": "85", "progress": 27,
+            "started_at": "2024-02-30", "notes": "n".repeat(2001), "is_private": "false",
+            "rewatch_count": -1, "tags": ["fine", ""],
+        }))
         .await;
     assert_eq!(status, 422);
     assert_eq!(
@@ -266,13 +155,18 @@ async fn every_invalid_field_is_reported_at_once_and_wrong_types_are_422() {
             "tags.1": ["The tags.1 field is required."],
         }))
     );
-    let (status, body) = world
-        .call(
-            "POST",
-            "/api/v1/list",
-            Some(json!({"anime_id": anime_id, "status": "completed", "started_at": "2026-02-02", "completed_at": "2026-02-01"})),
-        )
-        .await;
+    let (status, body) = api_error_json(
+        world
+            .client()
+            .list_entry_create()
+            .body(
+                new_entry(anime_id, ListStatus::Completed)
+                    .started_at(date("2026-02-02"))
+                    .completed_at(date("2026-02-01")),
+            )
+            .send()
+            .await,
+    );
     assert_eq!(
         (status, body),
         (
@@ -288,55 +182,50 @@ async fn every_invalid_field_is_reported_at_once_and_wrong_types_are_422() {
 async fn reaching_the_episode_count_completes_the_entry_and_counts_rewatches() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = chrono::Utc::now().date_naive();
     let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching", "progress": 26}))
+        .add(new_entry(anime_id, ListStatus::Watching).progress(26))
         .await;
     assert_eq!(
-        (entry["status"].clone(), entry["completed_at"].clone()),
-        (json!("completed"), json!(today))
+        (entry.status, entry.completed_at),
+        (ListStatus::Completed, Some(today))
     );
 
-    let id = entry["id"].as_i64().expect("id");
-    let path = format!("/api/v1/list/{id}");
-    let (_, rewatch) = world
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"is_rewatching": true, "progress": 0, "status": "watching"})),
-        )
-        .await;
-    assert_eq!(
-        (
-            rewatch["is_rewatching"].clone(),
-            rewatch["rewatch_count"].clone()
-        ),
-        (json!(true), json!(0))
-    );
-    let (status, done) = world
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"progress": 26, "completed_at": "2026-03-04"})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(done["status"], "completed");
-    assert_eq!(done["completed_at"], "2026-03-04");
-    assert_eq!(
-        (done["is_rewatching"].clone(), done["rewatch_count"].clone()),
-        (json!(false), json!(1))
-    );
+    let client = world.client();
+    let update = |body: types::builder::ListEntryPatch| {
+        client
+            .list_entry_update()
+            .entry_id(entry.id)
+            .body(body)
+            .send()
+    };
+    let rewatch = update(
+        patch()
+            .is_rewatching(true)
+            .progress(0)
+            .status(ListStatus::Watching),
+    )
+    .await
+    .expect("rewatching")
+    .into_inner();
+    assert_eq!((rewatch.is_rewatching, rewatch.rewatch_count), (true, 0));
+    // The client answers Ok only for the contract's 200.
+    let done = update(patch().progress(26).completed_at(date("2026-03-04")))
+        .await
+        .expect("200")
+        .into_inner();
+    assert_eq!(done.status, ListStatus::Completed);
+    assert_eq!(done.completed_at, Some(date("2026-03-04")));
+    assert_eq!((done.is_rewatching, done.rewatch_count), (false, 1));
     // A retried PATCH does not count the rewatch twice.
-    let (_, again) = world
-        .call("PATCH", &path, Some(json!({"progress": 26})))
-        .await;
-    assert_eq!(again["rewatch_count"], 1);
+    let again = update(patch().progress(26))
+        .await
+        .expect("retried")
+        .into_inner();
+    assert_eq!(again.rewatch_count, 1);
 
     // Progress beyond a known count is refused; an unknown count never caps.
-    let (status, body) = world
-        .call("PATCH", &path, Some(json!({"progress": 27})))
-        .await;
+    let (status, body) = api_error_json(update(patch().progress(27)).await);
     assert_eq!(
         (status, body),
         (
@@ -346,12 +235,9 @@ async fn reaching_the_episode_count_completes_the_entry_and_counts_rewatches() {
     );
     let airing = world.anime(ONE_PIECE).await;
     let entry = world
-        .add(json!({"anime_id": airing, "status": "watching", "progress": 1150}))
+        .add(new_entry(airing, ListStatus::Watching).progress(1150))
         .await;
-    assert_eq!(
-        (entry["status"].clone(), entry["progress"].clone()),
-        (json!("watching"), json!(1150))
-    );
+    assert_eq!((entry.status, entry.progress), (ListStatus::Watching, 1150));
 }
 
 #[tokio::test]
@@ -359,20 +245,26 @@ async fn patch_is_partial_null_clears_and_foreign_fields_are_ignored() {
     let world = World::new().await;
     let anime_id = world.anime(FMAB).await;
     let entry = world
-        .add(json!({
-            "anime_id": anime_id, "status": "watching", "score": 85, "progress": 12,
-            "started_at": "2026-01-02", "notes": "great", "tags": [" fav ", "rewatch", "fav"],
-        }))
+        .add(
+            new_entry(anime_id, ListStatus::Watching)
+                .score(85)
+                .progress(12)
+                .started_at(date("2026-01-02"))
+                .notes(notes("great"))
+                .tags(vec![" fav ".into(), "rewatch".into(), "fav".into()]),
+        )
         .await;
-    assert_eq!(entry["tags"], json!(["fav", "rewatch"]));
-    let id = entry["id"].as_i64().expect("id");
-    let path = format!("/api/v1/list/{id}");
+    assert_eq!(entry.tags, ["fav", "rewatch"]);
+    let id = entry.id;
+    // Compared key by key with the raw answers below.
+    let entry = serde_json::to_value(&entry).expect("the entry as JSON");
 
+    // Explicit nulls and fields PATCH does not own: the client's
+    // ListEntryPatch can send neither.
     let (status, patched) = world
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"score": null, "notes": null, "id": 1, "anime_id": 2, "user_id": 3, "created_at": "2000-01-01T00:00:00Z"})),
+        .patch_json(
+            id,
+            &json!({"score": null, "notes": null, "id": 1, "anime_id": 2, "user_id": 3, "created_at": "2000-01-01T00:00:00Z"}),
         )
         .await;
     assert_eq!(status, 200, "{patched}");
@@ -390,11 +282,7 @@ async fn patch_is_partial_null_clears_and_foreign_fields_are_ignored() {
         assert_eq!(patched[unchanged], entry[unchanged], "{unchanged}");
     }
     let (_, cleared) = world
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"started_at": null, "tags": []})),
-        )
+        .patch_json(id, &json!({"started_at": null, "tags": []}))
         .await;
     assert_eq!(
         (cleared["started_at"].clone(), cleared["tags"].clone()),
@@ -408,69 +296,42 @@ async fn updated_at_moves_only_on_an_effective_change_and_orders_the_list() {
     let first = world.anime(DEMON_SLAYER).await;
     let second = world.anime(FMAB).await;
     let third = world.anime(ONE_PIECE).await;
-    let a = world
-        .add(json!({"anime_id": first, "status": "watching"}))
-        .await;
-    let b = world
-        .add(json!({"anime_id": second, "status": "plan_to_watch"}))
-        .await;
-    let c = world
-        .add(json!({"anime_id": third, "status": "watching"}))
-        .await;
-    let ids = |list: &Value| -> Vec<i64> {
-        list["data"]
-            .as_array()
-            .expect("data")
-            .iter()
-            .map(|e| e["id"].as_i64().expect("id"))
-            .collect()
-    };
-    let id = |e: &Value| e["id"].as_i64().expect("id");
+    let a = world.add(new_entry(first, ListStatus::Watching)).await;
+    let b = world.add(new_entry(second, ListStatus::PlanToWatch)).await;
+    let c = world.add(new_entry(third, ListStatus::Watching)).await;
+    let client = world.client();
 
-    let (_, list) = world.call("GET", "/api/v1/list", None).await;
-    assert_eq!(ids(&list), [id(&c), id(&b), id(&a)]);
+    assert_eq!(listed_ids(client.list_entries()).await, [c.id, b.id, a.id]);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let (_, same) = world
-        .call(
-            "PATCH",
-            &format!("/api/v1/list/{}", id(&a)),
-            Some(json!({"status": "watching"})),
-        )
-        .await;
-    assert_eq!(
-        same["updated_at"], a["updated_at"],
-        "no effective change, no move"
-    );
-    let (_, moved) = world
-        .call(
-            "PATCH",
-            &format!("/api/v1/list/{}", id(&a)),
-            Some(json!({"progress": 1})),
-        )
-        .await;
-    assert_ne!(moved["updated_at"], a["updated_at"]);
-    let (_, list) = world.call("GET", "/api/v1/list", None).await;
-    assert_eq!(ids(&list), [id(&a), id(&c), id(&b)]);
-
-    let (_, watching) = world
-        .call("GET", "/api/v1/list?status=watching", None)
-        .await;
-    assert_eq!(ids(&watching), [id(&a), id(&c)]);
-    let typed = world
-        .env
-        .client(&world.token)
-        .list_entries()
-        .status(anitrack_client::types::ListStatus::PlanToWatch)
-        .send()
+    let update = |body: types::builder::ListEntryPatch| {
+        client.list_entry_update().entry_id(a.id).body(body).send()
+    };
+    let same = update(patch().status(ListStatus::Watching))
         .await
-        .expect("filtered")
+        .expect("same status")
         .into_inner();
     assert_eq!(
-        typed.data.iter().map(|e| e.id).collect::<Vec<_>>(),
-        [id(&b)]
+        same.updated_at, a.updated_at,
+        "no effective change, no move"
     );
-    let (status, body) = world.call("GET", "/api/v1/list?status=paused", None).await;
+    let moved = update(patch().progress(1))
+        .await
+        .expect("progress")
+        .into_inner();
+    assert_ne!(moved.updated_at, a.updated_at);
+    assert_eq!(listed_ids(client.list_entries()).await, [a.id, c.id, b.id]);
+
+    assert_eq!(
+        listed_ids(client.list_entries().status(ListStatus::Watching)).await,
+        [a.id, c.id]
+    );
+    assert_eq!(
+        listed_ids(client.list_entries().status(ListStatus::PlanToWatch)).await,
+        [b.id]
+    );
+    // Not one of the five statuses, which are all the client can send.
+    let (status, body) = world.list_by_status_text("paused").await;
     assert_eq!(
         (status, body),
         (
@@ -510,20 +371,16 @@ async fn a_list_several_chunks_long_arrives_complete_and_in_order() {
         assert!(order(&pair[0]) > order(&pair[1]), "{:?}", order(&pair[1]));
     }
     // Each streamed entry is exactly what the single-entry read returns.
+    // (Both as sent: the client's ListEntry would not tell a null key from
+    // a missing one.)
     for entry in entries {
-        let (status, single) = world
-            .call(
-                "GET",
-                &format!("/api/v1/list/anime/{}", entry["anime_id"]),
-                None,
-            )
-            .await;
+        let anime_id = entry["anime_id"].as_i64().expect("anime_id");
+        let (status, single) = world.entry_for_anime_as_sent(anime_id).await;
         assert_eq!((status, &single), (200, entry));
     }
     // And the generated client reads it like any other response.
     let typed = world
-        .env
-        .client(&world.token)
+        .client()
         .list_entries()
         .send()
         .await
@@ -536,31 +393,42 @@ async fn a_list_several_chunks_long_arrives_complete_and_in_order() {
 async fn delete_is_soft_and_final_for_every_read_and_write() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching"}))
-        .await;
-    let path = format!("/api/v1/list/{}", entry["id"]);
+    let entry = world.add(new_entry(anime_id, ListStatus::Watching)).await;
+    let client = world.client();
+    let delete = || client.list_entry_delete().entry_id(entry.id).send();
 
-    let (status, _) = world.call("DELETE", &path, None).await;
-    assert_eq!(status, 204);
-    let (status, _) = world.call("DELETE", &path, None).await;
+    // The client answers Ok only for the contract's 204.
+    delete().await.expect("204");
+    let (status, _) = api_error(delete().await);
     assert_eq!(status, 404, "deleting twice");
-    let (status, _) = world
-        .call("PATCH", &path, Some(json!({"progress": 1})))
-        .await;
+    let (status, _) = api_error(
+        client
+            .list_entry_update()
+            .entry_id(entry.id)
+            .body(patch().progress(1))
+            .send()
+            .await,
+    );
     assert_eq!(status, 404);
-    let (status, _) = world
-        .call("GET", &format!("/api/v1/list/anime/{anime_id}"), None)
-        .await;
+    let (status, _) = api_error(
+        client
+            .list_entry_for_anime()
+            .anime_id(anime_id)
+            .send()
+            .await,
+    );
     assert_eq!(status, 404);
-    let (_, list) = world.call("GET", "/api/v1/list", None).await;
-    assert_eq!(list["data"], json!([]));
+    let list = client
+        .list_entries()
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(list.data.is_empty(), "{list:?}");
 
     // The same anime can be added again; the deleted row is kept.
-    let again = world
-        .add(json!({"anime_id": anime_id, "status": "completed"}))
-        .await;
-    assert_ne!(again["id"], entry["id"]);
+    let again = world.add(new_entry(anime_id, ListStatus::Completed)).await;
+    assert_ne!(again.id, entry.id);
     let output = std::process::Command::new("psql")
         .args([
             &world.env.database_url,
@@ -576,71 +444,97 @@ async fn delete_is_soft_and_final_for_every_read_and_write() {
 async fn another_accounts_entries_are_indistinguishable_from_missing_ones() {
     let world = World::new().await;
     let intruder = world.env.user_with_token("intruder@example.test").await;
+    let intruder = world.env.client(&intruder);
     let anime_id = world.anime(DEMON_SLAYER).await;
     let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching", "progress": 2}))
+        .add(new_entry(anime_id, ListStatus::Watching).progress(2))
         .await;
-    let path = format!("/api/v1/list/{}", entry["id"]);
-    let missing = format!("/api/v1/list/{}", 999_999_999);
-    for (method, body) in [("PATCH", Some(json!({"progress": 5}))), ("DELETE", None)] {
-        let (theirs, theirs_body) = world.call_as(&intruder, method, &path, body.clone()).await;
-        let (nothing, nothing_body) = world.call_as(&intruder, method, &missing, body).await;
+    let missing = 999_999_999;
+    let theirs = writes_refused(&intruder, entry.id).await;
+    let nothing = writes_refused(&intruder, missing).await;
+    for ((method, (theirs, theirs_body)), (_, (nothing, nothing_body))) in
+        theirs.into_iter().zip(nothing)
+    {
         assert_eq!((theirs, &theirs_body), (404, &nothing_body), "{method}");
         assert_eq!(nothing, 404);
     }
-    let (status, _) = world
-        .call_as(
-            &intruder,
-            "GET",
-            &format!("/api/v1/list/anime/{anime_id}"),
-            None,
-        )
-        .await;
+    let (status, _) = api_error(
+        intruder
+            .list_entry_for_anime()
+            .anime_id(anime_id)
+            .send()
+            .await,
+    );
     assert_eq!(status, 404);
-    let (_, list) = world.call_as(&intruder, "GET", "/api/v1/list", None).await;
-    assert_eq!(list["data"], json!([]));
+    let list = intruder
+        .list_entries()
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(list.data.is_empty(), "{list:?}");
     // The owner's entry is untouched, and the intruder may add the same anime.
-    let (_, mine) = world
-        .call("GET", &format!("/api/v1/list/anime/{anime_id}"), None)
+    let mine = world
+        .client()
+        .list_entry_for_anime()
+        .anime_id(anime_id)
+        .send()
+        .await
+        .expect("the owner's entry")
+        .into_inner();
+    assert_eq!(mine.progress, 2);
+    // The client answers Ok only for the contract's 201.
+    intruder
+        .list_entry_create()
+        .body(new_entry(anime_id, ListStatus::Dropped))
+        .send()
+        .await
+        .expect("201");
+}
+
+/// `PATCH` and `DELETE` of `entry_id` as `client`, each expected to be
+/// refused: the method, and the refusal's status and body.
+async fn writes_refused(
+    client: &anitrack_client::Client,
+    entry_id: i64,
+) -> [(&'static str, (u16, Value)); 2] {
+    let patched = client
+        .list_entry_update()
+        .entry_id(entry_id)
+        .body(patch().progress(5))
+        .send()
         .await;
-    assert_eq!(mine["progress"], 2);
-    let (status, _) = world
-        .call_as(
-            &intruder,
-            "POST",
-            "/api/v1/list",
-            Some(json!({"anime_id": anime_id, "status": "dropped"})),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let deleted = client.list_entry_delete().entry_id(entry_id).send().await;
+    [
+        ("PATCH", api_error_json(patched)),
+        ("DELETE", api_error_json(deleted)),
+    ]
 }
 
 #[tokio::test]
 async fn list_paths_around_the_alias_answer_json_errors() {
     let world = World::new().await;
     let anime_id = world.anime(DEMON_SLAYER).await;
-    let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching"}))
-        .await;
+    let entry = world.add(new_entry(anime_id, ListStatus::Watching)).await;
+    // Paths and methods outside the contract, which the client cannot form.
     let cases = [
-        ("GET", format!("/api/v1/list/{}", entry["id"]), 405),
+        ("GET", format!("/api/v1/list/{}", entry.id), 405),
         ("GET", "/api/v1/list/anime".to_string(), 405),
         ("PATCH", "/api/v1/list/anime".to_string(), 404),
         ("GET", "/api/v1/list/anime/abc".to_string(), 404),
         ("GET", format!("/api/v1/list/other/{anime_id}"), 404),
-        (
-            "GET",
-            format!("/api/v1/list/{}/{anime_id}", entry["id"]),
-            404,
-        ),
+        ("GET", format!("/api/v1/list/{}/{anime_id}", entry.id), 404),
         ("PATCH", "/api/v1/list/abc".to_string(), 404),
-        ("DELETE", "/api/v1/list/0".to_string(), 404),
     ];
     for (method, path, expected) in cases {
-        let (status, body) = world.call(method, &path, Some(json!({}))).await;
+        let (status, body) = world.request_outside_contract(method, &path).await;
         assert_eq!(status, expected, "{method} {path}: {body}");
         assert!(body["message"].is_string(), "{method} {path}: {body}");
     }
+    // An id no entry can have. The client reads the body as the contract's
+    // Error, whose message is a string, or fails.
+    let (status, body) = api_error(world.client().list_entry_delete().entry_id(0).send().await);
+    assert_eq!(status, 404, "DELETE /api/v1/list/0: {body:?}");
 }
 
 #[tokio::test]
@@ -649,80 +543,82 @@ async fn twenty_parallel_adds_of_one_anime_give_one_entry() {
     let anime_id = world.anime(DEMON_SLAYER).await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let http = world.env.http.clone();
-        let url = world.env.url("/api/v1/list");
-        let token = world.token.clone();
+        let client = world.client();
         tasks.push(tokio::spawn(async move {
-            let response = http
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"anime_id": anime_id, "status": "watching"}))
+            client
+                .list_entry_create()
+                .body(new_entry(anime_id, ListStatus::Watching))
                 .send()
                 .await
-                .expect("send");
-            status_json(response).await
         }));
     }
     let mut created = 0;
     for task in tasks {
-        let (status, body) = task.await.expect("task");
-        match status {
-            201 => created += 1,
-            422 => assert_eq!(
-                body["errors"]["anime_id"],
-                json!(["The anime id has already been taken."])
-            ),
-            other => panic!("unexpected {other}: {body}"),
+        match task.await.expect("task") {
+            // The client answers Ok only for the contract's 201.
+            Ok(_) => created += 1,
+            refused => {
+                let (status, body) = api_error_json(refused);
+                assert_eq!(status, 422, "unexpected {status}: {body}");
+                assert_eq!(
+                    body["errors"]["anime_id"],
+                    json!(["The anime id has already been taken."])
+                );
+            }
         }
     }
     assert_eq!(created, 1);
-    let (_, list) = world.call("GET", "/api/v1/list", None).await;
-    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    let list = world
+        .client()
+        .list_entries()
+        .send()
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.data.len(), 1);
 }
 
 #[tokio::test]
 async fn concurrent_patches_of_different_fields_lose_nothing() {
     let world = World::new().await;
     let anime_id = world.anime(FMAB).await;
-    let entry = world
-        .add(json!({"anime_id": anime_id, "status": "watching"}))
-        .await;
-    let path = format!("/api/v1/list/{}", entry["id"]);
+    let entry_id = world
+        .add(new_entry(anime_id, ListStatus::Watching))
+        .await
+        .id;
     for round in 0..10 {
         let bodies = [
-            json!({"score": round}),
-            json!({"notes": format!("round {round}")}),
-            json!({"progress": round}),
+            patch().score(round),
+            patch().notes(patch_notes(&format!("round {round}"))),
+            patch().progress(round),
         ];
         let mut tasks = Vec::new();
         for body in bodies {
-            let http = world.env.http.clone();
-            let url = world.env.url(&path);
-            let token = world.token.clone();
+            let client = world.client();
             tasks.push(tokio::spawn(async move {
-                let response = http
-                    .patch(url)
-                    .bearer_auth(token)
-                    .json(&body)
+                client
+                    .list_entry_update()
+                    .entry_id(entry_id)
+                    .body(body)
                     .send()
                     .await
-                    .expect("send");
-                response.status().as_u16()
             }));
         }
         for task in tasks {
-            assert_eq!(task.await.expect("task"), 200);
+            // The client answers Ok only for the contract's 200.
+            task.await.expect("task").expect("200");
         }
-        let (_, now) = world
-            .call("GET", &format!("/api/v1/list/anime/{anime_id}"), None)
-            .await;
+        let now = world
+            .client()
+            .list_entry_for_anime()
+            .anime_id(anime_id)
+            .send()
+            .await
+            .expect("the entry")
+            .into_inner();
         assert_eq!(
-            (
-                now["score"].clone(),
-                now["notes"].clone(),
-                now["progress"].clone()
-            ),
-            (json!(round), json!(format!("round {round}")), json!(round))
+            (now.score, now.notes, now.progress),
+            (Some(round), Some(format!("round {round}")), round)
         );
     }
 }

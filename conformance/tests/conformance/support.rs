@@ -26,6 +26,16 @@ pub fn api_error<T: std::fmt::Debug>(
     }
 }
 
+/// [`api_error`] with the body as JSON, to compare with the contract's
+/// bodies written as JSON (or with another response's body).
+pub fn api_error_json<T: std::fmt::Debug>(
+    result: Result<anitrack_client::ResponseValue<T>, anitrack_client::Error<types::Error>>,
+) -> (u16, Value) {
+    let (status, error) = api_error(result);
+    let body = serde_json::to_value(error).expect("an error body serializes");
+    (status, body)
+}
+
 /// The body of the contract's 401.
 pub fn unauthenticated() -> Value {
     serde_json::json!({"message": "Unauthenticated."})
