@@ -194,10 +194,10 @@ mod tests {
                     .is_some_and(|f| f.starts_with("uint"));
                 for (key, child) in map {
                     if KEYWORDS.contains(&key.as_str()) {
-                        if let Some(number) = child.as_f64() {
-                            if !(unsigned && key == "minimum" && number == 0.0) {
-                                out.push((at.to_string(), key.clone(), number));
-                            }
+                        if let Some(number) = child.as_f64()
+                            && !(unsigned && key == "minimum" && number == 0.0)
+                        {
+                            out.push((at.to_string(), key.clone(), number));
                         }
                     } else {
                         bounds(child, &format!("{at}/{key}"), out);
