@@ -2167,7 +2167,7 @@ impl ClientHooks<()> for &Client {}
 impl Client {
     /**Search the catalog
 
-    Anime matching every given filter, best match first, at most `limit` (default 20, at most 100). `q` matches a case-insensitive substring of the romaji, English or native title or a synonym; `mal_id` and `anilist_id` map ids from other sites to AniTrack's. Nothing matching is an empty `data`; a bad filter (not an integer, out of range, `q` empty or over 200 characters) is 422 naming the parameter. (Additive to the seed.)
+    Anime matching every given filter, best match first, at most `limit` (default 20, at most 100). `q` matches a case-insensitive substring of the romaji, English or native title or a synonym; `mal_id` and `anilist_id` map ids from other sites to AniTrack's. Nothing matching is an empty `data`; a bad filter (not an integer, out of range, `q` empty or over 200 characters) is 422 naming the parameter. (Added to v1 after its first publication.)
 
     Sends a `GET` request to `/api/v1/anime`
 

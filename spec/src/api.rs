@@ -156,7 +156,7 @@ pub trait AniTrackApi {
     /// `anilist_id` map ids from other sites to AniTrack's. Nothing matching
     /// is an empty `data`; a bad filter (not an integer, out of range, `q`
     /// empty or over 200 characters) is 422 naming the parameter.
-    /// (Additive to the seed.)
+    /// (Added to v1 after its first publication.)
     #[endpoint { method = GET, path = "/api/v1/anime", tags = ["anime"] }]
     async fn anime_list(
         rqctx: RequestContext<Self::Context>,

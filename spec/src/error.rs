@@ -10,7 +10,8 @@ use http::{HeaderName, HeaderValue, Response, header};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Messages fixed by the contract (`v1-decisions.md`), Laravel's wording.
+/// Messages fixed by the contract (the published v1 documentation and the
+/// decisions this document states), in Laravel's wording.
 pub mod messages {
     pub const UNAUTHENTICATED: &str = "Unauthenticated.";
     pub const API_ACCESS_DISABLED: &str = "API access is not enabled for this account.";

@@ -113,7 +113,7 @@ async fn undocumented_paths_are_404_json() {
 
 #[test]
 fn the_published_paths_are_the_seed_paths() {
-    // The seed's endpoints as documented, relative to /api/v1, plus the
+    // The published endpoints, relative to /api/v1, plus the
     // additive `GET /anime` search.
     let document = published();
     let mut actual: Vec<String> = Vec::new();
