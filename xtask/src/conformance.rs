@@ -53,6 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
 
     if !args.skip_lints {
+        step(
+            "rustfmt and clippy",
+            crate::install::ensure_rustup_components("conformance", &["rustfmt", "clippy"]),
+        );
         step("fmt", cargo(&root, &["fmt", "--all", "--check"]));
         step(
             "clippy",

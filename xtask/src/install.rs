@@ -62,3 +62,33 @@ pub fn ensure_postgresql(who: &str) -> Result<()> {
         anitrack_conformance::pg::PgBinaries::find().is_ok()
     })
 }
+
+/// rustup components (rustfmt, clippy) the lint steps run.
+pub fn ensure_rustup_components(who: &str, components: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let missing: Vec<&str> = components
+        .iter()
+        .copied()
+        .filter(|component| {
+            let subcommand = if *component == "rustfmt" { "fmt" } else { component };
+            !Command::new(&cargo)
+                .args([subcommand, "--version"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let command = format!("rustup component add {}", missing.join(" "));
+    println!("{who}: {} not found; installing: {command}", missing.join(", "));
+    let installed = Command::new("rustup")
+        .args(["component", "add"])
+        .args(&missing)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        bail!("installing {} failed; run `{command}`", missing.join(", "));
+    }
+    Ok(())
+}
