@@ -70,7 +70,11 @@ pub fn ensure_rustup_components(who: &str, components: &[&str]) -> Result<()> {
         .iter()
         .copied()
         .filter(|component| {
-            let subcommand = if *component == "rustfmt" { "fmt" } else { component };
+            let subcommand = if *component == "rustfmt" {
+                "fmt"
+            } else {
+                component
+            };
             !Command::new(&cargo)
                 .args([subcommand, "--version"])
                 .output()
@@ -81,7 +85,10 @@ pub fn ensure_rustup_components(who: &str, components: &[&str]) -> Result<()> {
         return Ok(());
     }
     let command = format!("rustup component add {}", missing.join(" "));
-    println!("{who}: {} not found; installing: {command}", missing.join(", "));
+    println!(
+        "{who}: {} not found; installing: {command}",
+        missing.join(", ")
+    );
     let installed = Command::new("rustup")
         .args(["component", "add"])
         .args(&missing)

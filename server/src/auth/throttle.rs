@@ -190,27 +190,43 @@ impl Throttle {
     }
 }
 
+/// A browser that signed in to an account before, as its signed device
+/// cookie says (OWASP's "device cookies": an attacker who locks an email
+/// out from many addresses does not lock out the owner's own browser).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub account_id: i64,
+    pub id: String,
+}
+
 /// A sign-in attempt's limits (`POST /auth/token` and the settings page).
 ///
 /// The client address is counted first. An attempt refused because the
 /// address is over its limit is not counted against the email it names, so
 /// one address can burn at most its own attempts, not lock out every
 /// account it names. `email` must be a validated address
-/// (`validate::email`): only then is it a key.
+/// (`validate::email`): only then is it a key. A `device` that signed in to
+/// the email's account before is counted on its own key instead of the
+/// email's.
 pub async fn sign_in(
     db: &deadpool_postgres::Pool,
     memory: &Throttle,
     quota: u32,
     client: IpAddr,
     email: Option<&str>,
+    device: Option<&Device>,
 ) -> Result<Vec<Limit>, Error> {
     let ip_key = client_key(client);
     if let Some(limit) = memory.blocked(&ip_key) {
         return Ok(vec![limit]);
     }
-    // An alias of the email for this instance's memory only; the database
-    // decides what counts as the same address.
-    let alias = email.map(|e| format!("email-alias:{}", e.to_lowercase()));
+    // This instance's memory of the second key: the device's own, or an
+    // alias of the email (the database decides what counts as the same
+    // address; a miss here only costs a database round trip).
+    let alias = match device {
+        Some(device) => Some(format!("device:{}", device.id)),
+        None => email.map(|e| format!("email-alias:{}", e.to_lowercase())),
+    };
     if let Some(limit) = alias.as_deref().and_then(|a| memory.blocked(a)) {
         return Ok(vec![limit]);
     }
@@ -221,25 +237,29 @@ pub async fn sign_in(
         email,
         i32::try_from(quota).unwrap_or(i32::MAX),
         f64::from(MINUTE_SECS),
+        device.map(|d| (d.account_id, d.id.as_str())),
     )
     .await?;
-    let limits: Vec<Limit> = windows
-        .into_iter()
-        .map(|window| {
-            let policy = if window.key.starts_with("ip:") {
-                "ip"
-            } else {
-                "email"
-            };
-            Limit::counted(policy, quota, MINUTE_SECS, window)
-        })
-        .collect();
-    for limit in &limits {
-        if limit.policy == "ip" {
-            memory.remember(&ip_key, limit);
-        } else if let Some(alias) = &alias {
-            memory.remember(alias, limit);
+    let mut limits = Vec::new();
+    for window in windows {
+        let policy = match window.key.split(':').next() {
+            Some("ip") => "ip",
+            Some("device") => "device",
+            _ => "email",
+        };
+        let memory_key = match policy {
+            "ip" => Some(ip_key.clone()),
+            "device" => Some(window.key.clone()),
+            _ if device.is_none() => alias.clone(),
+            // A device cookie for another account: the email was counted,
+            // but under no alias this request computed.
+            _ => None,
+        };
+        let limit = Limit::counted(policy, quota, MINUTE_SECS, window);
+        if let Some(key) = memory_key {
+            memory.remember(&key, &limit);
         }
+        limits.push(limit);
     }
     Ok(limits)
 }

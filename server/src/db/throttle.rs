@@ -75,13 +75,16 @@ pub async fn hit(
 /// left `first` at or under `gate` hits: a request refused for its first key
 /// is not counted against the second. The email key is `email:` followed by
 /// `email_key(email)`, the database's one definition of "the same address",
-/// which the account lookup uses too.
+/// which the account lookup uses too. When `device` names the account that
+/// `email` belongs to, the second key is `device:<id>` instead: a browser
+/// that signed in to the account before has a counter of its own.
 pub async fn hit_then_email(
     db: &impl GenericClient,
     first: &str,
     email: Option<&str>,
     gate: i32,
     window_secs: f64,
+    device: Option<(i64, &str)>,
 ) -> Result<Vec<Window>, DbError> {
     let sql = format!(
         "WITH first AS ({first}), second AS ({second}) \
@@ -89,14 +92,27 @@ pub async fn hit_then_email(
          UNION ALL SELECT key, hits, reset_in, reset_at FROM second",
         first = hit_sql("(SELECT $1::text AS k) AS keys", 3),
         second = hit_sql(
-            "(SELECT 'email:' || email_key($2::text) AS k \
+            "(SELECT CASE WHEN $5::bigint IS NOT NULL AND $5::bigint = \
+                (SELECT id FROM accounts WHERE email_key(email) = email_key($2::text)) \
+              THEN 'device:' || $6::text ELSE 'email:' || email_key($2::text) END AS k \
               WHERE $2::text IS NOT NULL AND (SELECT hits FROM first) <= $4::integer) AS keys",
             3
         ),
     );
     let statement = db.prepare_cached(&sql).await?;
+    let (device_account, device_id) = device.unzip();
     Ok(db
-        .query(&statement, &[&first, &email, &window_secs, &gate])
+        .query(
+            &statement,
+            &[
+                &first,
+                &email,
+                &window_secs,
+                &gate,
+                &device_account,
+                &device_id,
+            ],
+        )
         .await?
         .iter()
         .map(window)

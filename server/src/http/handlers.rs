@@ -58,7 +58,7 @@ impl AniTrackApi for AniTrack {
                     Ok(request) => Some(request.email.as_str()),
                     Err(_) => None,
                 };
-                call.throttle_sign_in(email).await?;
+                call.throttle_sign_in(email, None).await?;
                 let request = validated?;
                 let ctx = call.context();
                 let account = issue::sign_in_for_token(&ctx.db, &ctx.passwords, &request).await?;

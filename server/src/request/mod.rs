@@ -157,7 +157,11 @@ impl<'a> Call<'a> {
     /// against the client address and, when the address is within its
     /// limit, the email, before any password hashing. `email` must have
     /// passed `validate::email`.
-    pub async fn throttle_sign_in(&self, email: Option<&str>) -> Result<(), Error> {
+    pub async fn throttle_sign_in(
+        &self,
+        email: Option<&str>,
+        device: Option<&throttle::Device>,
+    ) -> Result<(), Error> {
         let ctx = self.context();
         let limits = throttle::sign_in(
             &ctx.db,
@@ -165,6 +169,7 @@ impl<'a> Call<'a> {
             ctx.settings.token_rate_limit_per_minute,
             self.client_ip(),
             email,
+            device,
         )
         .await?;
         self.check(limits)

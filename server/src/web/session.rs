@@ -6,11 +6,18 @@ use subtle::ConstantTimeEq as _;
 
 use super::cookies;
 use crate::auth::sessions::{self, Session};
+use crate::auth::throttle::Device;
 use crate::error::Error;
 use crate::request::Call;
 
 /// Cookie names before the `__Host-` prefix ([`cookies::name`]).
 pub const SESSION_COOKIE: &str = "anitrack_session";
+/// The browser that signed in to an account before ([`device`]).
+pub(super) const DEVICE_COOKIE: &str = "anitrack_device";
+/// What a device cookie's signature is bound to.
+const DEVICE_PURPOSE: &str = "device";
+/// A device cookie lasts a year from its last sign-in.
+pub(super) const DEVICE_MAX_AGE_SECS: i64 = 365 * 24 * 3600;
 pub(super) const LOGIN_CSRF_COOKIE: &str = "anitrack_login_csrf";
 /// What the login CSRF cookie's signature is bound to.
 pub(super) const LOGIN_CSRF_PURPOSE: &str = "login-csrf";
@@ -61,4 +68,28 @@ pub(super) fn login_csrf_ok(call: &Call<'_>, form: &Form) -> bool {
         Some(expected) => !sent.is_empty() && same(sent, expected),
         None => false,
     }
+}
+
+/// The device this browser's signed cookie names, if it carries one this
+/// server made (a cookie for `account.nonce`).
+pub(super) fn device(call: &Call<'_>) -> Option<Device> {
+    let signed = cookies::get(call, DEVICE_COOKIE)?;
+    let value = call.context().cookie_key.verify(DEVICE_PURPOSE, signed)?;
+    let (account, id) = value.split_once('.')?;
+    Some(Device {
+        account_id: account.parse().ok()?,
+        id: id.to_string(),
+    })
+}
+
+/// A device cookie's value for `account_id`: the browser's existing device
+/// id when it has one for this account, else a new one.
+pub(super) fn device_cookie_value(call: &Call<'_>, account_id: i64) -> String {
+    let id = device(call)
+        .filter(|d| d.account_id == account_id)
+        .map(|d| d.id)
+        .unwrap_or_else(sessions::random_value);
+    call.context()
+        .cookie_key
+        .sign(DEVICE_PURPOSE, &format!("{account_id}.{id}"))
 }

@@ -4,7 +4,8 @@ use http::StatusCode;
 
 use super::respond::{Page, csrf_refused, redirect, render, throttled};
 use super::session::{
-    Form, LOGIN_CSRF_COOKIE, LOGIN_CSRF_PURPOSE, SESSION_COOKIE, login_csrf_ok, same, session,
+    DEVICE_COOKIE, DEVICE_MAX_AGE_SECS, Form, LOGIN_CSRF_COOKIE, LOGIN_CSRF_PURPOSE,
+    SESSION_COOKIE, device, device_cookie_value, login_csrf_ok, same, session,
 };
 use super::{cookies, pages};
 use crate::auth::issue;
@@ -61,7 +62,13 @@ pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
     // Only a well-formed address becomes a throttle key; the attempt still
     // counts against the client address.
     let email = validate::email(raw_email);
-    match call.throttle_sign_in(email.as_deref().ok()).await {
+    // A browser that signed in to this account before has a counter of its
+    // own, so an email locked out from elsewhere does not lock it out.
+    let device = device(call);
+    match call
+        .throttle_sign_in(email.as_deref().ok(), device.as_ref())
+        .await
+    {
         Err(Error::TooManyAttempts) => return Ok(throttled(call)),
         other => other?,
     }
@@ -114,7 +121,14 @@ pub async fn login(call: &Call<'_>, form: Form) -> Result<Page, Error> {
         Some(ABSOLUTE.num_seconds()),
     );
     let clear = cookies::set(call, LOGIN_CSRF_COOKIE, "", "Strict", Some(0));
-    Ok(redirect("/settings/tokens", &[session, clear]))
+    let device = cookies::set(
+        call,
+        DEVICE_COOKIE,
+        &device_cookie_value(call, account.id),
+        "Strict",
+        Some(DEVICE_MAX_AGE_SECS),
+    );
+    Ok(redirect("/settings/tokens", &[session, clear, device]))
 }
 
 /// `GET /logout`: a confirmation (signing out changes state, so it is a POST).

@@ -192,3 +192,109 @@ async fn a_storm_of_sign_ins_cannot_queue_password_hashes_without_bound() {
         "a storm larger than the slots can serve is shed with 503s"
     );
 }
+
+/// `Set-Cookie` `name=value` pairs of a response.
+fn cookie_pairs(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .map(String::from)
+        .collect()
+}
+
+/// Signs in on the settings page from `client`, sending `extra_cookie`
+/// beside the sign-in form's own.
+async fn sign_in_with_cookie(
+    env: &TestEnv,
+    email: &str,
+    password: &str,
+    client: &str,
+    extra_cookie: Option<&str>,
+) -> reqwest::Response {
+    let http = no_redirects();
+    let (token, csrf_cookie) = crate::support::login_form(&http, &env.server.base_url()).await;
+    let cookie = match extra_cookie {
+        Some(extra) => format!("{csrf_cookie}; {extra}"),
+        None => csrf_cookie,
+    };
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("csrf_token", &token)
+        .append_pair("email", email)
+        .append_pair("password", password)
+        .finish();
+    http.post(env.url("/login"))
+        .header("cookie", cookie)
+        .header("x-forwarded-for", client)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /login")
+}
+
+#[tokio::test]
+async fn a_lockout_from_many_addresses_does_not_lock_out_the_owners_own_browser() {
+    let env = TestEnv::start_configured(Catalog::Empty, &[BEHIND_PROXY]).await;
+    env.create_user("owner@example.test", "Owner", true).await;
+    // The owner signed in from this browser before: it holds a device cookie.
+    let first =
+        sign_in_with_cookie(&env, "owner@example.test", PASSWORD, "198.51.100.7", None).await;
+    assert_eq!(first.status().as_u16(), 303);
+    let device = cookie_pairs(&first)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-anitrack_device="))
+        .expect("a device cookie");
+    // Attackers on five addresses spend the email's attempts (the owner's
+    // sign-in was the first of its five).
+    let mut statuses = Vec::new();
+    for n in 1..=5 {
+        let address = format!("203.0.113.{n}");
+        statuses.push(
+            issue_from(&env, &address, "owner@example.test", "guess")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [422, 422, 422, 422, 429]);
+    // The owner's browser still signs in...
+    let owner = sign_in_with_cookie(
+        &env,
+        "owner@example.test",
+        PASSWORD,
+        "198.51.100.8",
+        Some(&device),
+    )
+    .await;
+    assert_eq!(
+        owner.status().as_u16(),
+        303,
+        "the owner's own browser is not locked out"
+    );
+    // ...while another browser, or a forged device cookie, is.
+    let stranger =
+        sign_in_with_cookie(&env, "owner@example.test", PASSWORD, "198.51.100.9", None).await;
+    assert_eq!(stranger.status().as_u16(), 429);
+    let forged = device.replace("__Host-anitrack_device=1.", "__Host-anitrack_device=1.x");
+    let forged = sign_in_with_cookie(
+        &env,
+        "owner@example.test",
+        PASSWORD,
+        "198.51.100.10",
+        Some(&forged),
+    )
+    .await;
+    assert_eq!(forged.status().as_u16(), 429);
+    // The device's own counter still limits guessing from that browser.
+    let mut device_statuses = Vec::new();
+    for n in 0..6 {
+        let address = format!("192.0.2.{}", n + 20);
+        let response =
+            sign_in_with_cookie(&env, "owner@example.test", "wrong", &address, Some(&device)).await;
+        device_statuses.push(response.status().as_u16());
+    }
+    assert_eq!(device_statuses.last(), Some(&429), "{device_statuses:?}");
+}
