@@ -1,7 +1,7 @@
 //! The real document, mutated: every change of a catalogue of additive and
 //! breaking ones, on every element it applies to, then random combinations.
 //! Additive ones must pass, a breaking one must be reported at the element
-//! it changed.
+//! it changed, and drift must find nothing breaking that we do not report.
 
 // A test fails by panicking; helpers here are test code too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +14,7 @@ use anitrack_compat::{Dir, Report, compare};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
-use support::{baseline, real_document};
+use support::{CrossCheck, baseline, cross_check, real_document};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -101,6 +101,19 @@ fn the_real_document_against_itself_passes() {
 fn the_baseline_against_itself_passes() {
     let doc = baseline();
     passes(&compare(&doc, &doc));
+}
+
+/// The published document is additive-only over the baseline, and drift,
+/// which reads both, finds nothing breaking either.
+#[test]
+fn drift_agrees_that_the_real_document_is_additive_over_the_baseline() {
+    let (old, new) = (baseline(), real_document());
+    let report = compare(&old, &new);
+    passes(&report);
+    match cross_check(&old, &new, &report) {
+        CrossCheck::Agreed { .. } => {}
+        other => panic!("{other:?}"),
+    }
 }
 
 #[track_caller]
@@ -582,6 +595,7 @@ fn names(report: &Report, pointer: &str) -> bool {
 fn every_catalogue_mutation_of_the_real_document_is_classified() {
     let original = real_document();
     let mut exercised = BTreeSet::new();
+    let (mut drift_found, mut drift_excused, mut unclassified) = (0, 0, BTreeSet::new());
     for mutation in ADDITIVE.iter().chain(&BREAKING) {
         for target in targets(&original, *mutation) {
             let mut doc = original.clone();
@@ -599,9 +613,24 @@ fn every_catalogue_mutation_of_the_real_document_is_classified() {
                     shown(&report)
                 ),
             }
+            match cross_check(&original, &doc, &report) {
+                CrossCheck::Agreed { found, excused } => {
+                    drift_found += found;
+                    drift_excused += excused;
+                }
+                CrossCheck::Unclassified(why) => {
+                    unclassified.insert(format!("{mutation:?}: {why}"));
+                }
+                CrossCheck::Missed(what) => panic!("{mutation:?} on {target:?}: {what}"),
+            }
             exercised.insert(format!("{mutation:?}"));
         }
     }
+    println!(
+        "drift: {drift_found} breaking changes found by both, {drift_excused} excused; \
+         unclassified: {unclassified:#?}"
+    );
+    assert!(drift_found > 0, "drift judged no breaking mutation");
     // The core of the catalogue applies to any document with an object
     // in a request and in a response.
     for mutation in [
@@ -662,8 +691,8 @@ proptest! {
     })]
 
     /// Up to three additive mutations, then maybe one breaking one: the
-    /// additive ones alone pass, and the breaking one is reported at
-    /// the element it changed.
+    /// additive ones alone pass, the breaking one is reported at the
+    /// element it changed, and drift finds nothing breaking that we miss.
     #[test]
     fn random_mutations_of_the_real_document(
         additive in prop::collection::vec((any::<Index>(), any::<Index>()), 0..4),
@@ -695,6 +724,9 @@ proptest! {
                 names(&report, &pointer),
                 "{applied:?} not reported at {pointer}:\n{}", shown(&report)
             ),
+        }
+        if let CrossCheck::Missed(what) = cross_check(original, &doc, &report) {
+            prop_assert!(false, "{applied:?}: {what}");
         }
     }
 }
