@@ -2,7 +2,6 @@
 
 mod bench;
 mod client;
-mod compat;
 mod conformance;
 mod deny;
 mod dev;

@@ -1,0 +1,230 @@
+//! Request bodies and responses: what a client sends and what it decodes,
+//! by media type, status and header.
+
+use serde_json::Value;
+
+use super::Op;
+use crate::Dir;
+use crate::checker::{Checker, Side};
+use crate::pointer::{child, resolve};
+
+impl<'d> Checker<'d> {
+    pub(super) fn request_body(&mut self, o: &Op<'d>, n: &Op<'d>) {
+        let Some((old_body, old_ptr)) = self.body(Side::Old, o) else {
+            if let Some((new_body, new_ptr)) = self.body(Side::New, n)
+                && new_body["required"].as_bool() == Some(true)
+            {
+                self.breaking(new_ptr, "new required request body");
+            }
+            return;
+        };
+        let Some((new_body, new_ptr)) = self.body(Side::New, n) else {
+            self.breaking(old_ptr, "request body removed (v1 clients send it)");
+            return;
+        };
+        if old_body["required"].as_bool() != Some(true)
+            && new_body["required"].as_bool() == Some(true)
+        {
+            self.breaking(
+                format!("{new_ptr}/required"),
+                "optional request body became required",
+            );
+        }
+        let Some(old_content) = old_body.get("content").and_then(Value::as_object) else {
+            return;
+        };
+        for (media, old_media) in old_content {
+            let old_media_ptr = child(&format!("{old_ptr}/content"), media);
+            let Some(new_media) = new_body.get("content").and_then(|c| c.get(media)) else {
+                self.breaking(
+                    old_media_ptr,
+                    format!("request media type {media} no longer accepted"),
+                );
+                continue;
+            };
+            let new_media_ptr = child(&format!("{new_ptr}/content"), media);
+            if let (Some(os), Some(ns)) = (old_media.get("schema"), new_media.get("schema")) {
+                self.top_schema(
+                    "request body",
+                    (os, &format!("{old_media_ptr}/schema")),
+                    (ns, &format!("{new_media_ptr}/schema")),
+                    Dir::Request,
+                );
+            }
+        }
+    }
+
+    fn body(&mut self, side: Side, op: &Op<'d>) -> Option<(&'d Value, String)> {
+        let raw = op.op.get("requestBody")?;
+        let site = format!("{}/requestBody", op.ptr);
+        match resolve(self.doc(side), raw, &site) {
+            Ok(resolved) => Some(resolved),
+            Err(reference) => {
+                self.unresolved(side, &site, &reference);
+                None
+            }
+        }
+    }
+
+    pub(super) fn responses(&mut self, o: &Op<'d>, n: &Op<'d>, op_context: &str) {
+        let old_responses = entries(&o.op["responses"]);
+        let new_responses = entries(&n.op["responses"]);
+        let new_response = |status: &str| {
+            new_responses
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map(|(s, r)| (*s, *r))
+        };
+        let old_success = old_responses.iter().any(|(s, _)| s.starts_with('2'));
+        for &(status, old_response) in &old_responses {
+            self.context = op_context.to_string();
+            let old_ptr = child(&format!("{}/responses", o.ptr), status);
+            // The same status, else a range covering it (or covered by it),
+            // else `default` for an error status.
+            let found = new_response(status)
+                .or_else(|| {
+                    new_responses
+                        .iter()
+                        .find(|(s, _)| covers(s, status) || covers(status, s))
+                        .copied()
+                })
+                .or_else(|| new_response("default").filter(|_| !status.starts_with('2')));
+            let Some((new_status, new_response)) = found else {
+                if status.starts_with('2') {
+                    self.breaking(
+                        old_ptr,
+                        format!("success status {status} removed (v1 clients expect it)"),
+                    );
+                } else if has_content(self.old, old_response) {
+                    self.breaking(
+                        old_ptr,
+                        format!("response {status} removed (v1 clients decode its body)"),
+                    );
+                }
+                continue;
+            };
+            let new_ptr = child(&format!("{}/responses", n.ptr), new_status);
+            self.response(status, (old_response, &old_ptr), (new_response, &new_ptr));
+        }
+        self.context = op_context.to_string();
+        if old_success {
+            for &(status, _) in new_responses.iter().filter(|(s, _)| s.starts_with('2')) {
+                if !old_responses
+                    .iter()
+                    .any(|(s, _)| *s == status || covers(s, status))
+                {
+                    self.breaking(
+                        child(&format!("{}/responses", n.ptr), status),
+                        format!(
+                            "new success status {status} (v1 clients treat it as an unexpected response)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn response(&mut self, status: &str, o: (&'d Value, &str), n: (&'d Value, &str)) {
+        let (old, old_ptr) = match resolve(self.old, o.0, o.1) {
+            Ok(resolved) => resolved,
+            Err(reference) => return self.unresolved(Side::Old, o.1, &reference),
+        };
+        let (new, new_ptr) = match resolve(self.new, n.0, n.1) {
+            Ok(resolved) => resolved,
+            Err(reference) => return self.unresolved(Side::New, n.1, &reference),
+        };
+        let part = format!("response {status}");
+        if let Some(old_content) = old.get("content").and_then(Value::as_object) {
+            let new_content = new.get("content").and_then(Value::as_object);
+            for (media, old_media) in old_content {
+                let old_media_ptr = child(&format!("{old_ptr}/content"), media);
+                let Some(new_media) = new_content.and_then(|c| c.get(media)) else {
+                    let message = if new_content.is_none_or(|c| c.is_empty()) {
+                        format!("response {status} body removed (v1 clients decode it)")
+                    } else {
+                        format!("response {status} media type {media} removed")
+                    };
+                    self.breaking(old_media_ptr, message);
+                    continue;
+                };
+                let new_media_ptr = child(&format!("{new_ptr}/content"), media);
+                if let (Some(os), Some(ns)) = (old_media.get("schema"), new_media.get("schema")) {
+                    self.top_schema(
+                        &part,
+                        (os, &format!("{old_media_ptr}/schema")),
+                        (ns, &format!("{new_media_ptr}/schema")),
+                        Dir::Response,
+                    );
+                }
+            }
+        }
+        let Some(old_headers) = old.get("headers").and_then(Value::as_object) else {
+            return;
+        };
+        let new_headers = new.get("headers").and_then(Value::as_object);
+        for (name, old_header) in old_headers {
+            let old_header_ptr = child(&format!("{old_ptr}/headers"), name);
+            let found =
+                new_headers.and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)));
+            let Some((new_name, new_header)) = found else {
+                self.breaking(
+                    old_header_ptr,
+                    format!("response {status} header {name} removed"),
+                );
+                continue;
+            };
+            let new_header_ptr = child(&format!("{new_ptr}/headers"), new_name);
+            let (Ok((oh, ohp)), Ok((nh, nhp))) = (
+                resolve(self.old, old_header, &old_header_ptr),
+                resolve(self.new, new_header, &new_header_ptr),
+            ) else {
+                self.breaking(new_header_ptr, "cannot resolve a response header");
+                continue;
+            };
+            if let (Some(os), Some(ns)) = (oh.get("schema"), nh.get("schema")) {
+                self.top_schema(
+                    &format!("{part} header {name}"),
+                    (os, &format!("{ohp}/schema")),
+                    (ns, &format!("{nhp}/schema")),
+                    Dir::Response,
+                );
+            }
+        }
+    }
+}
+
+/// Whether a status range (`4XX`) covers a status (`404`).
+fn covers(range: &str, status: &str) -> bool {
+    range.len() == 3
+        && range.ends_with("XX")
+        && status.len() == 3
+        && status != range
+        && range.as_bytes()[0] == status.as_bytes()[0]
+}
+
+fn has_content(doc: &Value, response: &Value) -> bool {
+    resolve(doc, response, "")
+        .ok()
+        .and_then(|(r, _)| r.get("content"))
+        .and_then(Value::as_object)
+        .is_some_and(|c| !c.is_empty())
+}
+
+/// The members of an object, in order (none for anything else).
+fn entries(value: &Value) -> Vec<(&str, &Value)> {
+    value
+        .as_object()
+        .map(|map| map.iter().map(|(k, v)| (k.as_str(), v)).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_status_range_covers_the_statuses_it_names() {
+        assert!(covers("4XX", "404"));
+        assert!(!covers("4XX", "500") && !covers("404", "4XX") && !covers("4XX", "4XX"));
+    }
+}

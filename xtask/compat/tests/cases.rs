@@ -1,0 +1,182 @@
+//! The gate's rules as data: every case under `tests/cases` is a baseline,
+//! a change to it and what the gate must say about it.
+//!
+//! ```text
+//! tests/cases/<suite>/old.json               the baseline document
+//! tests/cases/<suite>/<case>/change.json     an RFC 6902 JSON Patch: old.json becomes the candidate
+//! tests/cases/<suite>/<case>/expected.txt    one line per finding, then the verdict
+//! ```
+//!
+//! drift keeps its cases the same way (a document, many patches, the
+//! expected output of each). A case directory without both files, or a
+//! suite without `old.json`, fails the run rather than being skipped.
+//! `BLESS=1` rewrites `expected.txt` with what the gate says now: for a new
+//! case, never to make a changed rule pass unread.
+//!
+//! Every case is also shown to drift, which must find nothing breaking
+//! that the expected output does not report (see `support/drift_check.rs`).
+
+// A test fails by panicking; helpers here are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use anitrack_compat::compare;
+use serde_json::Value;
+use support::{CrossCheck, cross_check, read_json, rendered};
+
+const OLD_LABEL: &str = "old.json";
+const NEW_LABEL: &str = "old.json + change.json";
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
+}
+
+fn directories(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+fn required(path: PathBuf) -> PathBuf {
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+fn apply(old: &Value, change: &Path) -> Value {
+    let patch: json_patch::Patch = serde_json::from_value(read_json(&change.to_string_lossy()))
+        .unwrap_or_else(|e| panic!("{} is not a JSON Patch: {e}", change.display()));
+    let mut new = old.clone();
+    json_patch::patch(&mut new, &patch)
+        .unwrap_or_else(|e| panic!("{} does not apply: {e}", change.display()));
+    new
+}
+
+#[test]
+fn every_case_reports_what_it_expects_and_all_that_drift_finds() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    let (mut cases, mut agreed, mut found, mut excused) = (0, 0, 0, 0);
+    let mut unclassified = Vec::new();
+    for suite in directories(&cases_dir()) {
+        let old = read_json(&required(suite.join("old.json")).to_string_lossy());
+        // The suite's document must be one drift reads, or every check
+        // against it would pass for want of an opinion.
+        assert_eq!(
+            cross_check(&old, &old, &compare(&old, &old)),
+            CrossCheck::Agreed {
+                found: 0,
+                excused: 0
+            },
+            "{}",
+            suite.display()
+        );
+        for case in directories(&suite) {
+            cases += 1;
+            let name = case
+                .strip_prefix(cases_dir())
+                .unwrap()
+                .display()
+                .to_string();
+            let new = apply(&old, &required(case.join("change.json")));
+            let report = compare(&old, &new);
+            let actual = rendered(&report, OLD_LABEL, NEW_LABEL);
+            let expected_path = case.join("expected.txt");
+            if bless {
+                std::fs::write(&expected_path, &actual).unwrap();
+            }
+            let expected = std::fs::read_to_string(required(expected_path)).unwrap();
+            if actual != expected {
+                failures.push(format!("{name}:\nexpected:\n{expected}actual:\n{actual}"));
+            }
+            match cross_check(&old, &new, &report) {
+                CrossCheck::Agreed {
+                    found: f,
+                    excused: e,
+                } => {
+                    agreed += 1;
+                    found += f;
+                    excused += e;
+                }
+                CrossCheck::Unclassified(why) => unclassified.push(format!("{name}: {why}")),
+                CrossCheck::Missed(what) => failures.push(format!("{name}: {what}")),
+            }
+        }
+    }
+    println!(
+        "{cases} cases; drift judged {agreed}: {found} breaking changes it found are ours too, \
+         {excused} excused; it could not judge {}:\n{}",
+        unclassified.len(),
+        unclassified.join("\n")
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases differ:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(cases > 0 && found > 0, "no case, or drift found nothing");
+}
+
+fn items_case(case: &str) -> (Value, Value) {
+    let old = read_json(&cases_dir().join("items/old.json").to_string_lossy());
+    let new = apply(
+        &old,
+        &cases_dir().join("items").join(case).join("change.json"),
+    );
+    (old, new)
+}
+
+/// The cross-check bites: the same report without its finding fails it.
+#[test]
+fn the_cross_check_fails_a_report_missing_what_drift_finds() {
+    let (old, new) = items_case("operation-removed");
+    let mut report = compare(&old, &new);
+    assert_eq!(
+        cross_check(&old, &new, &report),
+        CrossCheck::Agreed {
+            found: 1,
+            excused: 0
+        }
+    );
+    report.findings.clear();
+    assert!(matches!(
+        cross_check(&old, &new, &report),
+        CrossCheck::Missed(_)
+    ));
+}
+
+/// An excuse holds only where its rule does: a status is excused where a
+/// baseline range covers it, not elsewhere.
+#[test]
+fn a_new_status_is_excused_only_under_a_baseline_range() {
+    use support::drift_check::{DriftVerdict, drift_verdict, excused};
+    let (old, _) = items_case("identical");
+    let mut new = old.clone();
+    new["paths"]["/items/{id}"]["get"]["responses"]["404"] =
+        serde_json::json!({"$ref": "#/components/responses/Error"});
+    new["paths"]["/login"]["post"]["responses"]["409"] = serde_json::json!({"description": "no"});
+    let DriftVerdict::Classified(incompatibilities) = drift_verdict(&old, &new) else {
+        panic!("drift did not judge the change");
+    };
+    let verdicts: Vec<(String, Option<&str>)> = incompatibilities
+        .iter()
+        .map(|i| (i.message.clone(), excused(i, &old, &new)))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (
+                "operation added a new response code 404".to_string(),
+                Some("a baseline status range already covers it")
+            ),
+            ("operation added a new response code 409".to_string(), None),
+        ]
+    );
+}
