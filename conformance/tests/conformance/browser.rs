@@ -10,7 +10,7 @@ use anitrack_conformance::harness::{Catalog, PASSWORD, free_port, workspace_root
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::{TestEnv, login_form};
+use crate::support::{TestEnv, login_form, user_status};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -163,17 +163,6 @@ impl Drop for Browser {
     }
 }
 
-async fn api_user_status(env: &TestEnv, token: &str) -> u16 {
-    env.http
-        .get(env.url("/api/v1/user"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn a_person_signs_in_creates_a_token_uses_it_and_revokes_it() {
     let env = TestEnv::start_with(Catalog::Empty).await;
@@ -208,7 +197,7 @@ async fn a_person_signs_in_creates_a_token_uses_it_and_revokes_it() {
     );
     browser.screenshot("token-created").await;
     assert_eq!(
-        api_user_status(&env, &token).await,
+        user_status(&env, &token).await,
         200,
         "the new token works on the API"
     );
@@ -252,7 +241,7 @@ async fn a_person_signs_in_creates_a_token_uses_it_and_revokes_it() {
     browser.arrive("/settings/tokens").await;
     assert_eq!(browser.text("no-tokens").await, "No active tokens.");
     assert_eq!(
-        api_user_status(&env, &token).await,
+        user_status(&env, &token).await,
         401,
         "the revoked token is refused by the API"
     );

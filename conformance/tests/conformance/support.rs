@@ -99,7 +99,24 @@ pub async fn web_sign_in(
     password: &str,
     client: &str,
 ) -> reqwest::Response {
-    let (token, cookie) = login_form(http, base).await;
+    web_sign_in_with(http, base, email, password, client, None).await
+}
+
+/// [`web_sign_in`] from a browser that also sends `extra_cookie`
+/// (`name=value`), such as a device cookie from an earlier sign-in.
+pub async fn web_sign_in_with(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+    client: &str,
+    extra_cookie: Option<&str>,
+) -> reqwest::Response {
+    let (token, csrf_cookie) = login_form(http, base).await;
+    let cookie = match extra_cookie {
+        Some(extra) => format!("{csrf_cookie}; {extra}"),
+        None => csrf_cookie,
+    };
     let body: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("csrf_token", &token)
         .append_pair("email", email)
@@ -113,6 +130,56 @@ pub async fn web_sign_in(
         .send()
         .await
         .expect("POST /login")
+}
+
+/// The `name=value` of the response's `Set-Cookie` whose name contains
+/// `name` (the `__Host-` prefix aside).
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .find(|pair| pair.split('=').next().is_some_and(|n| n.ends_with(name)))
+        .map(String::from)
+}
+
+/// Signs in on the settings page as `email` (with [`PASSWORD`]); returns
+/// the session cookie (`name=value`) and the tokens page's CSRF token.
+pub async fn settings_session(env: &TestEnv, email: &str) -> (String, String) {
+    let http = no_redirects();
+    let response = web_sign_in(&http, &env.server.base_url(), email, PASSWORD, "127.0.0.1").await;
+    assert_eq!(response.status().as_u16(), 303, "signing in as {email}");
+    let session = set_cookie(&response, "anitrack_session").expect("session cookie");
+    let page = http
+        .get(env.url("/settings/tokens"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("GET /settings/tokens")
+        .text()
+        .await
+        .expect("page");
+    let csrf = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf_token field")
+        .to_string();
+    (session, csrf)
+}
+
+/// The status of `GET /user` with `token`.
+pub async fn user_status(env: &TestEnv, token: &str) -> u16 {
+    env.http
+        .get(env.url("/api/v1/user"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
 }
 
 /// `POST /auth/token` as sent by a client at `client` (`X-Forwarded-For`).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anitrack_conformance::harness::Catalog;
 
-use crate::support::{TestEnv, issue_from};
+use crate::support::{TestEnv, issue_from, user_status};
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -32,17 +32,6 @@ fn made_up_token(seed: u64) -> String {
         sum /= 62;
     }
     format!("atk_{random}{}", String::from_utf8_lossy(&checksum))
-}
-
-async fn user_status(env: &TestEnv, token: &str) -> u16 {
-    env.http
-        .get(env.url("/api/v1/user"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-        .status()
-        .as_u16()
 }
 
 fn window_hits(env: &TestEnv, key_pattern: &str) -> String {

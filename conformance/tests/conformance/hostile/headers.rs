@@ -4,7 +4,7 @@
 use anitrack_conformance::harness::Catalog;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestEnv, no_redirects, web_sign_in};
+use crate::support::{PASSWORD, TestEnv, no_redirects, settings_session};
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response
@@ -36,23 +36,7 @@ async fn a_response_carrying_a_token_is_never_stored() {
     }
     // The settings page that shows a new token.
     let http = no_redirects();
-    let signed_in = web_sign_in(
-        &http,
-        &env.server.base_url(),
-        "store@example.test",
-        PASSWORD,
-        "127.0.0.1",
-    )
-    .await;
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.contains("anitrack_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session")
-        .to_string();
+    let (session, _) = settings_session(&env, "store@example.test").await;
     let page = http
         .get(env.url("/settings/tokens"))
         .header("cookie", &session)

@@ -7,10 +7,29 @@ use anitrack_client::types;
 use anitrack_conformance::harness::Catalog;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestEnv, api_error, no_redirects, status_json, web_sign_in};
+use crate::support::{
+    PASSWORD, TestEnv, api_error, no_redirects, settings_session, status_json, web_sign_in,
+};
 
 fn control_message(field: &str) -> String {
     format!("The {field} field must not contain control characters.")
+}
+
+/// A `watching` entry for `anime_id` with these notes and tags.
+fn entry(anime_id: i64, notes: &str, tags: Option<Vec<String>>) -> types::NewListEntry {
+    types::NewListEntry {
+        anime_id,
+        status: types::ListStatus::Watching,
+        notes: Some(notes.to_string().try_into().expect("notes")),
+        tags,
+        completed_at: None,
+        is_private: None,
+        is_rewatching: None,
+        progress: None,
+        rewatch_count: None,
+        score: None,
+        started_at: None,
+    }
 }
 
 /// An anime of the demo catalog.
@@ -27,19 +46,7 @@ async fn nul_and_control_characters_in_list_bodies_are_a_422_on_the_field() {
     let client = env.client(&token);
     let anime_id = some_anime(&env);
     for (notes, tag) in [("a\u{0}b", "x\u{0}y"), ("bell\u{7}", "esc\u{1b}[31m")] {
-        let entry = types::NewListEntry {
-            anime_id,
-            status: types::ListStatus::Watching,
-            notes: Some(notes.to_string().try_into().expect("notes")),
-            tags: Some(vec!["fine".into(), tag.into()]),
-            completed_at: None,
-            is_private: None,
-            is_rewatching: None,
-            progress: None,
-            rewatch_count: None,
-            score: None,
-            started_at: None,
-        };
+        let entry = entry(anime_id, notes, Some(vec!["fine".into(), tag.into()]));
         let (status, error) = api_error(client.list_entry_create().body(entry).send().await);
         assert_eq!(status, 422, "{notes:?}");
         let errors = error.errors.expect("per-field errors");
@@ -47,27 +54,15 @@ async fn nul_and_control_characters_in_list_bodies_are_a_422_on_the_field() {
         assert_eq!(errors["tags.1"], vec![control_message("tags.1")]);
     }
     // Line breaks and tabs are what notes are for.
-    let entry = types::NewListEntry {
-        anime_id,
-        status: types::ListStatus::Watching,
-        notes: Some(
-            "line one\nline\ttwo\r\n"
-                .to_string()
-                .try_into()
-                .expect("notes"),
-        ),
-        tags: None,
-        completed_at: None,
-        is_private: None,
-        is_rewatching: None,
-        progress: None,
-        rewatch_count: None,
-        score: None,
-        started_at: None,
-    };
     let created = client
         .list_entry_create()
-        .body(entry)
+        .body(entry(
+            anime_id,
+            "line one
+line	two
+",
+            None,
+        ))
         .send()
         .await
         .expect("multi-line notes are fine")
@@ -174,32 +169,7 @@ async fn nul_in_the_settings_page_forms_is_a_readable_422() {
         assert!(page.contains("id=\"login-error\""), "{page}");
         assert!(!page.contains('\u{0}'), "the page never echoes a NUL");
     }
-    let signed_in = web_sign_in(&http, &base, "forms@example.test", PASSWORD, "127.0.0.1").await;
-    assert_eq!(signed_in.status().as_u16(), 303);
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.contains("anitrack_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session")
-        .to_string();
-    let page = http
-        .get(env.url("/settings/tokens"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("text");
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf")
-        .to_string();
+    let (session, csrf) = settings_session(&env, "forms@example.test").await;
     let body: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("csrf_token", &csrf)
         .append_pair("name", "bad\u{0}name")

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anitrack_conformance::harness::{Catalog, fresh_unicode_database};
 
-use crate::support::{PASSWORD, TestEnv, issue_from, no_redirects, web_sign_in};
+use crate::support::{
+    PASSWORD, TestEnv, issue_from, no_redirects, set_cookie, web_sign_in, web_sign_in_with,
+};
 
 const BEHIND_PROXY: (&str, &str) = ("ANITRACK_TRUSTED_PROXIES", "127.0.0.1/32");
 const ATTACKER: &str = "203.0.113.66";
@@ -193,18 +195,6 @@ async fn a_storm_of_sign_ins_cannot_queue_password_hashes_without_bound() {
     );
 }
 
-/// `Set-Cookie` `name=value` pairs of a response.
-fn cookie_pairs(response: &reqwest::Response) -> Vec<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|c| c.split(';').next())
-        .map(String::from)
-        .collect()
-}
-
 /// Signs in on the settings page from `client`, sending `extra_cookie`
 /// beside the sign-in form's own.
 async fn sign_in_with_cookie(
@@ -214,25 +204,16 @@ async fn sign_in_with_cookie(
     client: &str,
     extra_cookie: Option<&str>,
 ) -> reqwest::Response {
-    let http = no_redirects();
-    let (token, csrf_cookie) = crate::support::login_form(&http, &env.server.base_url()).await;
-    let cookie = match extra_cookie {
-        Some(extra) => format!("{csrf_cookie}; {extra}"),
-        None => csrf_cookie,
-    };
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("csrf_token", &token)
-        .append_pair("email", email)
-        .append_pair("password", password)
-        .finish();
-    http.post(env.url("/login"))
-        .header("cookie", cookie)
-        .header("x-forwarded-for", client)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("POST /login")
+    let base = env.server.base_url();
+    web_sign_in_with(
+        &no_redirects(),
+        &base,
+        email,
+        password,
+        client,
+        extra_cookie,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -243,10 +224,8 @@ async fn a_lockout_from_many_addresses_does_not_lock_out_the_owners_own_browser(
     let first =
         sign_in_with_cookie(&env, "owner@example.test", PASSWORD, "198.51.100.7", None).await;
     assert_eq!(first.status().as_u16(), 303);
-    let device = cookie_pairs(&first)
-        .into_iter()
-        .find(|c| c.starts_with("__Host-anitrack_device="))
-        .expect("a device cookie");
+    let device = set_cookie(&first, "anitrack_device").expect("a device cookie");
+    assert!(device.starts_with("__Host-"), "{device}");
     // Attackers on five addresses spend the email's attempts (the owner's
     // sign-in was the first of its five).
     let mut statuses = Vec::new();

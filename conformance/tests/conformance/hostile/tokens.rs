@@ -4,44 +4,11 @@
 use anitrack_conformance::harness::Catalog;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestEnv, no_redirects, status_json, web_sign_in};
+use crate::support::{PASSWORD, TestEnv, no_redirects, settings_session, status_json};
 
 /// The contract's numbers (spec/src/limits.rs).
 const TOKENS_ACTIVE_MAX: usize = 100;
 const TOKEN_CREATIONS_PER_HOUR: usize = 20;
-
-/// Signs in on the settings page; returns the session cookie and the page's
-/// CSRF token.
-async fn settings_session(env: &TestEnv, email: &str) -> (String, String) {
-    let http = no_redirects();
-    let response = web_sign_in(&http, &env.server.base_url(), email, PASSWORD, "127.0.0.1").await;
-    assert_eq!(response.status().as_u16(), 303);
-    let session = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.contains("anitrack_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session cookie")
-        .to_string();
-    let page = http
-        .get(env.url("/settings/tokens"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .expect("GET /settings/tokens")
-        .text()
-        .await
-        .expect("page");
-    let csrf = page
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf_token field")
-        .to_string();
-    (session, csrf)
-}
 
 async fn create_on_page(env: &TestEnv, session: &str, csrf: &str, name: &str) -> (u16, String) {
     let body: String = form_urlencoded::Serializer::new(String::new())
