@@ -89,14 +89,15 @@ pub fn connector(
     let mut config = match verification {
         Verification::None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate {
+            .with_custom_certificate_verifier(Arc::new(Lenient {
+                chain_to: None,
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth(),
         Verification::Chain => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly {
-                roots: Arc::new(roots(root_cert)?),
+            .with_custom_certificate_verifier(Arc::new(Lenient {
+                chain_to: Some(Arc::new(roots(root_cert)?)),
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth(),
@@ -159,58 +160,19 @@ fn platform_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// `sslmode=require` without a CA: any certificate, as libpq. The handshake
-/// signatures are still checked, so the peer holds the key of the
-/// certificate it sent (which proves nothing about who it is).
+/// A certificate check weaker than rustls' own (which is `verify-full`):
+/// `sslmode=require` without a CA accepts any certificate, as libpq does;
+/// `sslmode=verify-ca` wants a chain to a trusted root, whatever name the
+/// certificate carries. The handshake signatures are checked either way, so
+/// the peer holds the key of the certificate it sent.
 #[derive(Debug)]
-struct AnyCertificate {
+struct Lenient {
+    /// The roots the chain must lead to (`verify-ca`), or none (`require`).
+    chain_to: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `sslmode=verify-ca`: the chain must lead to a trusted root, whatever
-/// name the certificate carries.
-#[derive(Debug)]
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -219,14 +181,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.chain_to {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
