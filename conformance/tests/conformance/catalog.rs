@@ -4,7 +4,11 @@
 use anitrack_conformance::harness::{Catalog, fixture};
 use serde_json::{Value, json};
 
-use crate::support::{TestEnv, api_error, is_contract_timestamp, keys, status_json};
+use anitrack_client::types::Anime;
+
+use crate::support::{
+    TestEnv, api_error, api_error_json, is_contract_timestamp, keys, status_json,
+};
 
 async fn import(env: &TestEnv, files: &[&std::path::Path]) -> crate::support::CliOutput {
     let mut args = vec!["catalog".to_string(), "import".to_string()];
@@ -13,7 +17,41 @@ async fn import(env: &TestEnv, files: &[&std::path::Path]) -> crate::support::Cl
     env.cli(&args, None).await
 }
 
-async fn get(env: &TestEnv, token: &str, path: &str) -> (u16, Value) {
+/// `GET /anime/anilist/{anilist_id}` through the client; `Ok` is the
+/// contract's 200.
+async fn by_anilist_id(env: &TestEnv, token: &str, anilist_id: i64) -> Anime {
+    env.client(token)
+        .anime_view_by_anilist_id()
+        .anilist_id(anilist_id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET /anime/anilist/{anilist_id}: {e:?}"))
+        .into_inner()
+}
+
+/// `GET /anime/{slug}` through the client; `Ok` is the contract's 200.
+async fn by_slug(env: &TestEnv, token: &str, slug: &str) -> Anime {
+    env.client(token)
+        .anime_view()
+        .slug(slug)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET /anime/{slug}: {e:?}"))
+        .into_inner()
+}
+
+/// An anime as the client read it, as JSON, to compare whole records.
+fn json_of(anime: &Anime) -> Value {
+    serde_json::to_value(anime).expect("an anime serializes")
+}
+
+/// Raw `GET path`: status and body as sent. For what the client cannot
+/// send (an AniList id that is not an integer, a path of two segments
+/// where the client sends one, a `mal_id` that is not an integer) and for
+/// a detail whose wire form is asserted: its keys, null ones included
+/// (the client's `Anime` reads a `null` field and a missing one alike),
+/// and `updated_at`'s text (the client reads it into a `DateTime`).
+async fn get_as_sent(env: &TestEnv, token: &str, path: &str) -> (u16, Value) {
     let response = env
         .http
         .get(env.url(path))
@@ -42,9 +80,12 @@ async fn imported() -> (TestEnv, String) {
 #[tokio::test]
 async fn an_imported_anime_is_served_by_slug_and_by_anilist_id() {
     let (env, token) = imported().await;
-    let (status, by_slug) = get(&env, &token, "/api/v1/anime/demon-slayer-kimetsu-no-yaiba").await;
+    // The detail as sent: its keys, the timestamp's text and the snapshot
+    // are the wire form.
+    let (status, by_slug) =
+        get_as_sent(&env, &token, "/api/v1/anime/demon-slayer-kimetsu-no-yaiba").await;
     assert_eq!(status, 200, "{by_slug}");
-    let (status, by_id) = get(&env, &token, "/api/v1/anime/anilist/101922").await;
+    let (status, by_id) = get_as_sent(&env, &token, "/api/v1/anime/anilist/101922").await;
     assert_eq!(status, 200);
     assert_eq!(by_slug, by_id);
     assert_eq!(
@@ -101,42 +142,45 @@ async fn an_imported_anime_is_served_by_slug_and_by_anilist_id() {
 #[tokio::test]
 async fn airing_shows_have_unknown_episodes_and_open_end_dates() {
     let (env, token) = imported().await;
-    let (status, one_piece) = get(&env, &token, "/api/v1/anime/anilist/21").await;
-    assert_eq!(status, 200);
-    assert_eq!(one_piece["episodes"], Value::Null);
-    assert_eq!(one_piece["end_date"], Value::Null);
-    assert_eq!(one_piece["status"], "RELEASING");
+    let one_piece = by_anilist_id(&env, &token, 21).await;
+    assert_eq!(one_piece.episodes, None);
+    assert_eq!(one_piece.end_date, None);
+    assert_eq!(one_piece.status.as_deref(), Some("RELEASING"));
 }
 
 #[tokio::test]
 async fn slug_collisions_get_a_readable_suffix() {
     let (env, token) = imported().await;
-    let (_, first) = get(&env, &token, "/api/v1/anime/anilist/136").await;
-    let (_, second) = get(&env, &token, "/api/v1/anime/anilist/11061").await;
-    assert_eq!(first["slug"], "hunter-x-hunter");
-    assert_eq!(second["slug"], "hunter-x-hunter-2011");
-    let (_, frieren) = get(&env, &token, "/api/v1/anime/anilist/154587").await;
-    assert_eq!(frieren["slug"], "frieren-beyond-journeys-end");
+    let first = by_anilist_id(&env, &token, 136).await;
+    let second = by_anilist_id(&env, &token, 11061).await;
+    assert_eq!(first.slug, "hunter-x-hunter");
+    assert_eq!(second.slug, "hunter-x-hunter-2011");
+    let frieren = by_anilist_id(&env, &token, 154587).await;
+    assert_eq!(frieren.slug, "frieren-beyond-journeys-end");
 }
 
 #[tokio::test]
 async fn unknown_and_malformed_ids_and_slugs_are_404_json() {
     let (env, token) = imported().await;
-    for path in [
-        "/api/v1/anime/anilist/999999999",
-        "/api/v1/anime/anilist/abc",
-        "/api/v1/anime/anilist/-5",
-        "/api/v1/anime/anilist/0",
-        "/api/v1/anime/anilist",
-        "/api/v1/anime/no-such-anime",
-        "/api/v1/anime/other/101922",
-    ] {
-        let (status, body) = get(&env, &token, path).await;
-        assert_eq!(
-            (status, body),
-            (404, json!({"message": "Not Found"})),
-            "{path}"
-        );
+    let client = env.client(&token);
+    let not_found = (404, json!({"message": "Not Found"}));
+    for anilist_id in [999999999, -5, 0] {
+        let answer = client
+            .anime_view_by_anilist_id()
+            .anilist_id(anilist_id)
+            .send()
+            .await;
+        assert_eq!(api_error_json(answer), not_found, "AniList id {anilist_id}");
+    }
+    // `/anime/anilist` alone is the slug route, with the slug "anilist".
+    for slug in ["anilist", "no-such-anime"] {
+        let answer = client.anime_view().slug(slug).send().await;
+        assert_eq!(api_error_json(answer), not_found, "slug {slug}");
+    }
+    // Raw: an id that is not an integer, and two segments where the client
+    // sends one (it percent-encodes a `/` in a slug).
+    for path in ["/api/v1/anime/anilist/abc", "/api/v1/anime/other/101922"] {
+        assert_eq!(get_as_sent(&env, &token, path).await, not_found, "{path}");
     }
     let (status, _) = api_error(
         env.client(&token)
@@ -151,22 +195,32 @@ async fn unknown_and_malformed_ids_and_slugs_are_404_json() {
 #[tokio::test]
 async fn the_catalog_needs_a_token() {
     let (env, _) = imported().await;
-    for path in [
-        "/api/v1/anime",
-        "/api/v1/anime/anilist/101922",
-        "/api/v1/anime/demon-slayer-kimetsu-no-yaiba",
-    ] {
-        let (status, _) =
-            status_json(env.http.get(env.url(path)).send().await.expect("send")).await;
-        assert_eq!(status, 401, "{path}");
-    }
+    let anonymous = env.anonymous();
+    let (status, _) = api_error(anonymous.anime_list().send().await);
+    assert_eq!(status, 401, "/api/v1/anime");
+    let (status, _) = api_error(
+        anonymous
+            .anime_view_by_anilist_id()
+            .anilist_id(101922)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 401, "/api/v1/anime/anilist/101922");
+    let (status, _) = api_error(
+        anonymous
+            .anime_view()
+            .slug("demon-slayer-kimetsu-no-yaiba")
+            .send()
+            .await,
+    );
+    assert_eq!(status, 401, "/api/v1/anime/demon-slayer-kimetsu-no-yaiba");
 }
 
 #[tokio::test]
 async fn reimporting_changes_nothing_and_a_changed_record_updates_only_itself() {
     let (env, token) = imported().await;
-    let (_, before) = get(&env, &token, "/api/v1/anime/anilist/5114").await;
-    let (_, other_before) = get(&env, &token, "/api/v1/anime/anilist/136").await;
+    let before = by_anilist_id(&env, &token, 5114).await;
+    let other_before = by_anilist_id(&env, &token, 136).await;
 
     let out = import(&env, &[&fixture("page.json")]).await;
     assert!(
@@ -175,9 +229,10 @@ async fn reimporting_changes_nothing_and_a_changed_record_updates_only_itself() 
         "{}",
         out.stdout
     );
-    let (_, again) = get(&env, &token, "/api/v1/anime/anilist/5114").await;
+    let again = by_anilist_id(&env, &token, 5114).await;
     assert_eq!(
-        before, again,
+        json_of(&before),
+        json_of(&again),
         "an identical re-import changes nothing, not even updated_at"
     );
 
@@ -201,24 +256,18 @@ async fn reimporting_changes_nothing_and_a_changed_record_updates_only_itself() 
         out.stdout
     );
 
-    let (_, after) = get(&env, &token, "/api/v1/anime/anilist/5114").await;
-    assert_eq!(after["episodes"], 65);
-    assert_eq!(after["id"], before["id"], "same anime, not a duplicate");
-    assert_eq!(after["slug"], "fullmetal-alchemist-brotherhood-remastered");
-    assert_ne!(after["updated_at"], before["updated_at"]);
-    let (_, other_after) = get(&env, &token, "/api/v1/anime/anilist/136").await;
-    assert_eq!(other_before, other_after);
+    let after = by_anilist_id(&env, &token, 5114).await;
+    assert_eq!(after.episodes, Some(65));
+    assert_eq!(after.id, before.id, "same anime, not a duplicate");
+    assert_eq!(after.slug, "fullmetal-alchemist-brotherhood-remastered");
+    assert_ne!(after.updated_at, before.updated_at);
+    let other_after = by_anilist_id(&env, &token, 136).await;
+    assert_eq!(json_of(&other_before), json_of(&other_after));
 
     // The slug published before the rename keeps resolving.
-    let (status, old) = get(
-        &env,
-        &token,
-        "/api/v1/anime/fullmetal-alchemist-brotherhood",
-    )
-    .await;
-    assert_eq!(status, 200);
-    assert_eq!(old["anilist_id"], 5114);
-    assert_eq!(old["slug"], "fullmetal-alchemist-brotherhood-remastered");
+    let old = by_slug(&env, &token, "fullmetal-alchemist-brotherhood").await;
+    assert_eq!(old.anilist_id, 5114);
+    assert_eq!(old.slug, "fullmetal-alchemist-brotherhood-remastered");
 }
 
 #[tokio::test]
@@ -379,7 +428,8 @@ async fn search_by_title_synonym_and_external_ids() {
 #[tokio::test]
 async fn bad_search_filters_are_422_naming_the_parameter() {
     let (env, token) = imported().await;
-    let (status, body) = get(
+    // Raw: `mal_id=abc` is not an integer, which the client cannot send.
+    let (status, body) = get_as_sent(
         &env,
         &token,
         "/api/v1/anime?mal_id=abc&anilist_id=0&limit=101",
@@ -397,14 +447,14 @@ async fn bad_search_filters_are_422_naming_the_parameter() {
             }
         })
     );
-    let long = "x".repeat(201);
-    let (status, body) = get(&env, &token, &format!("/api/v1/anime?q={long}")).await;
+    let client = env.client(&token);
+    let (status, body) = api_error_json(client.anime_list().q("x".repeat(201)).send().await);
     assert_eq!(status, 422);
     assert_eq!(
         body["errors"]["q"],
         json!(["The q field must not be greater than 200 characters."])
     );
-    let (status, _) = get(&env, &token, "/api/v1/anime?limit=0").await;
+    let (status, _) = api_error(client.anime_list().limit(0).send().await);
     assert_eq!(status, 422);
 }
 
@@ -412,9 +462,8 @@ async fn bad_search_filters_are_422_naming_the_parameter() {
 async fn the_test_harness_loads_the_demo_catalog() {
     let env = TestEnv::start().await;
     let token = env.user_with_token("demo.catalog@example.test").await;
-    let (status, body) = get(&env, &token, "/api/v1/anime/demon-slayer-kimetsu-no-yaiba").await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["anilist_id"], 101922);
+    let anime = by_slug(&env, &token, "demon-slayer-kimetsu-no-yaiba").await;
+    assert_eq!(anime.anilist_id, 101922);
     let all = env
         .client(&token)
         .anime_list()
