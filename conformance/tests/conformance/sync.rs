@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, body_string_contains, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{TestEnv, status_json};
+use crate::support::{TestEnv, api_error};
 
 fn recorded(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(name)).expect("fixture"))
@@ -84,16 +84,15 @@ async fn sync_by_ids_waits_out_a_429_and_retries_a_500() {
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3));
 
     let token = env.user_with_token("sync@example.test").await;
-    let response = env
-        .http
-        .get(env.url("/api/v1/anime/anilist/5114"))
-        .bearer_auth(&token)
+    let anime = env
+        .client(&token)
+        .anime_view_by_anilist_id()
+        .anilist_id(5114)
         .send()
         .await
-        .expect("send");
-    let (status, body) = status_json(response).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["slug"], "fullmetal-alchemist-brotherhood");
+        .expect("synced anime served");
+    assert_eq!(anime.status().as_u16(), 200);
+    assert_eq!(anime.into_inner().slug, "fullmetal-alchemist-brotherhood");
 
     // Synced again: nothing changes.
     let out = sync(&env, &server, &["--ids", "101922,5114"]).await;
@@ -129,14 +128,14 @@ async fn sync_updated_since_pages_newest_first_and_stops_at_older_data() {
         out.stdout
     );
     let token = env.user_with_token("since@example.test").await;
-    let response = env
-        .http
-        .get(env.url("/api/v1/anime/anilist/1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 404);
+    let (status, _) = api_error(
+        env.client(&token)
+            .anime_view_by_anilist_id()
+            .anilist_id(1)
+            .send()
+            .await,
+    );
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
