@@ -390,6 +390,28 @@ pub async fn cli(
     })
 }
 
+/// The generated client for the server at `base_url`, over a `reqwest`
+/// client built from `http`, which carries what a test sets beside the
+/// contract (a timeout, a local address, a forwarded-for header), and
+/// sending `Authorization: Bearer <token>` when `token` is given.
+pub fn client_over(
+    base_url: &str,
+    token: Option<&str>,
+    http: reqwest::ClientBuilder,
+) -> anitrack_client::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .unwrap_or_else(|e| panic!("token is not a header value: {e}"));
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let http = http
+        .default_headers(headers)
+        .build()
+        .unwrap_or_else(|e| panic!("reqwest client: {e}"));
+    anitrack_client::Client::new_with_client(base_url, http)
+}
+
 /// A test's world: its own database and server, and clients for it.
 pub struct TestEnv {
     pub database_url: String,
@@ -453,15 +475,11 @@ impl TestEnv {
 
     /// The generated client sending `Authorization: Bearer <token>`.
     pub fn client(&self, token: &str) -> anitrack_client::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-            .unwrap_or_else(|e| panic!("token is not a header value: {e}"));
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .unwrap_or_else(|e| panic!("reqwest client: {e}"));
-        anitrack_client::Client::new_with_client(&self.server.base_url(), http)
+        client_over(
+            &self.server.base_url(),
+            Some(token),
+            reqwest::Client::builder(),
+        )
     }
 
     pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {

@@ -14,23 +14,42 @@ pub async fn status_json(response: reqwest::Response) -> (u16, Value) {
     (status, json)
 }
 
-/// The status and error body of a failed generated-client call.
-pub fn api_error<T: std::fmt::Debug>(
-    result: Result<anitrack_client::ResponseValue<T>, anitrack_client::Error<types::Error>>,
-) -> (u16, types::Error) {
+/// What a generated-client call returns.
+pub type Answer<T> =
+    Result<anitrack_client::ResponseValue<T>, anitrack_client::Error<types::Error>>;
+
+/// The error response of a failed generated-client call, whole: its
+/// status, headers and body.
+pub fn error_response<T: std::fmt::Debug>(
+    result: Answer<T>,
+) -> anitrack_client::ResponseValue<types::Error> {
     match result {
-        Err(anitrack_client::Error::ErrorResponse(response)) => {
-            (response.status().as_u16(), response.into_inner())
-        }
+        Err(anitrack_client::Error::ErrorResponse(response)) => response,
         other => panic!("expected an error response, got {other:?}"),
+    }
+}
+
+/// The status and error body of a failed generated-client call.
+pub fn api_error<T: std::fmt::Debug>(result: Answer<T>) -> (u16, types::Error) {
+    let response = error_response(result);
+    (response.status().as_u16(), response.into_inner())
+}
+
+/// The status and headers of a generated-client call the server answered,
+/// whether the contract calls the answer a success or an error.
+pub fn head<T: std::fmt::Debug>(result: &Answer<T>) -> (u16, &reqwest::header::HeaderMap) {
+    match result {
+        Ok(response) => (response.status().as_u16(), response.headers()),
+        Err(anitrack_client::Error::ErrorResponse(response)) => {
+            (response.status().as_u16(), response.headers())
+        }
+        Err(other) => panic!("expected an answer, got {other:?}"),
     }
 }
 
 /// [`api_error`] with the body as JSON, to compare with the contract's
 /// bodies written as JSON (or with another response's body).
-pub fn api_error_json<T: std::fmt::Debug>(
-    result: Result<anitrack_client::ResponseValue<T>, anitrack_client::Error<types::Error>>,
-) -> (u16, Value) {
+pub fn api_error_json<T: std::fmt::Debug>(result: Answer<T>) -> (u16, Value) {
     let (status, error) = api_error(result);
     let body = serde_json::to_value(error).expect("an error body serializes");
     (status, body)
