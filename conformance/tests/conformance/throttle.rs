@@ -4,43 +4,38 @@
 
 use std::net::IpAddr;
 
-use anitrack_conformance::harness::{Catalog, Server};
+use anitrack_client::types::{self, TokenIssueRequest};
+use anitrack_client::{Client, ResponseValue};
+use anitrack_conformance::harness::{Catalog, Server, client_over};
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestEnv, status_json};
+use crate::support::{Answer, PASSWORD, TestEnv, api_error, error_response, head, status_json};
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(String::from)
 }
 
-async fn get_user(http: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
-    http.get(format!("{base}/api/v1/user"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-}
-
 /// Asserts a 429 with every header the contract names.
-async fn assert_too_many(response: reqwest::Response, limit: u32) {
+fn assert_too_many(response: ResponseValue<types::Error>, limit: u32) {
     assert_eq!(response.status().as_u16(), 429);
+    let headers = response.headers();
     assert_eq!(
-        header(&response, "x-ratelimit-limit"),
+        header(headers, "x-ratelimit-limit"),
         Some(limit.to_string())
     );
     assert_eq!(
-        header(&response, "x-ratelimit-remaining").as_deref(),
+        header(headers, "x-ratelimit-remaining").as_deref(),
         Some("0")
     );
-    let retry: u64 = header(&response, "retry-after")
+    let retry: u64 = header(headers, "retry-after")
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
-    let reset: i64 = header(&response, "x-ratelimit-reset")
+    let reset: i64 = header(headers, "x-ratelimit-reset")
         .and_then(|v| v.parse().ok())
         .expect("X-RateLimit-Reset");
     let now = chrono::Utc::now().timestamp();
@@ -49,35 +44,35 @@ async fn assert_too_many(response: reqwest::Response, limit: u32) {
         "X-RateLimit-Reset {reset} vs now {now}"
     );
     assert!(
-        header(&response, "ratelimit-policy")
-            .is_some_and(|p| p.contains(&format!("q={limit};w=60")))
+        header(headers, "ratelimit-policy").is_some_and(|p| p.contains(&format!("q={limit};w=60")))
     );
-    assert!(header(&response, "ratelimit").is_some_and(|p| p.contains(";r=0;")));
-    let (_, body) = status_json(response).await;
+    assert!(header(headers, "ratelimit").is_some_and(|p| p.contains(";r=0;")));
+    let body = serde_json::to_value(response.into_inner()).expect("an error body serializes");
     assert_eq!(body, json!({"message": "Too Many Attempts."}));
 }
 
 /// Status and rate-limit headers of a 429, with the moving numbers redacted.
-fn observed_429(response: &reqwest::Response) -> Value {
-    let mut headers = serde_json::Map::new();
+fn observed_429(response: &ResponseValue<types::Error>) -> Value {
+    let headers = response.headers();
+    let mut observed = serde_json::Map::new();
     for name in [
         "x-ratelimit-limit",
         "x-ratelimit-remaining",
         "ratelimit-policy",
         "content-type",
     ] {
-        headers.insert(name.into(), json!(header(response, name)));
+        observed.insert(name.into(), json!(header(headers, name)));
     }
     for name in ["retry-after", "x-ratelimit-reset"] {
-        headers.insert(
+        observed.insert(
             name.into(),
-            json!(header(response, name).map(|_| format!("[{name}]"))),
+            json!(header(headers, name).map(|_| format!("[{name}]"))),
         );
     }
-    let ratelimit = header(response, "ratelimit")
+    let ratelimit = header(headers, "ratelimit")
         .map(|v| v.split(";t=").next().unwrap_or("").to_string() + ";t=[seconds]");
-    headers.insert("ratelimit".into(), json!(ratelimit));
-    json!({"status": response.status().as_u16(), "headers": headers})
+    observed.insert("ratelimit".into(), json!(ratelimit));
+    json!({"status": response.status().as_u16(), "headers": observed})
 }
 
 #[tokio::test]
@@ -85,40 +80,32 @@ async fn the_61st_request_on_a_token_is_429_while_another_token_passes() {
     let env = TestEnv::start_with(Catalog::Empty).await;
     let token = env.user_with_token("busy@example.test").await;
     let other = env.mint_token("busy@example.test", "second device").await;
-    let base = env.server.base_url();
+    let client = env.client(&token);
     for n in 1..=60u32 {
-        let response = get_user(&env.http, &base, &token).await;
-        assert_eq!(response.status().as_u16(), 200, "request {n}");
+        let answer = client.user_view().send().await;
+        let (status, headers) = head(&answer);
+        assert_eq!(status, 200, "request {n}");
+        assert_eq!(header(headers, "x-ratelimit-limit").as_deref(), Some("60"));
         assert_eq!(
-            header(&response, "x-ratelimit-limit").as_deref(),
-            Some("60")
-        );
-        assert_eq!(
-            header(&response, "x-ratelimit-remaining"),
+            header(headers, "x-ratelimit-remaining"),
             Some((60 - n).to_string()),
             "request {n}"
         );
         assert_eq!(
-            header(&response, "ratelimit-policy").as_deref(),
+            header(headers, "ratelimit-policy").as_deref(),
             Some("\"token\";q=60;w=60")
         );
     }
-    let limited = get_user(&env.http, &base, &token).await;
+    let limited = error_response(client.user_view().send().await);
     insta::assert_json_snapshot!("token_limit_429", observed_429(&limited));
-    assert_too_many(limited, 60).await;
+    assert_too_many(limited, 60);
     // Every endpoint shares the token's budget; another token has its own.
-    let response = env
-        .http
-        .get(env.url("/api/v1/auth/tokens"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status().as_u16(), 429);
-    let response = get_user(&env.http, &base, &other).await;
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(api_error(client.token_list().send().await).0, 429);
+    let answer = env.client(&other).user_view().send().await;
+    let (status, headers) = head(&answer);
+    assert_eq!(status, 200);
     assert_eq!(
-        header(&response, "x-ratelimit-remaining").as_deref(),
+        header(headers, "x-ratelimit-remaining").as_deref(),
         Some("59")
     );
 }
@@ -130,84 +117,126 @@ async fn the_limit_holds_across_two_instances_sharing_the_database() {
     let second = Server::start(&env.database_url, &[])
         .await
         .expect("second instance");
-    let (a, b) = (env.server.base_url(), second.base_url());
+    let a = env.client(&token);
+    let b = client_over(&second.base_url(), Some(&token), reqwest::Client::builder());
     for n in 0..30 {
         assert_eq!(
-            get_user(&env.http, &a, &token).await.status().as_u16(),
+            head(&a.user_view().send().await).0,
             200,
             "first instance, request {n}"
         );
         assert_eq!(
-            get_user(&env.http, &b, &token).await.status().as_u16(),
+            head(&b.user_view().send().await).0,
             200,
             "second instance, request {n}"
         );
     }
-    assert_too_many(get_user(&env.http, &b, &token).await, 60).await;
-    assert_too_many(get_user(&env.http, &a, &token).await, 60).await;
+    assert_too_many(error_response(b.user_view().send().await), 60);
+    assert_too_many(error_response(a.user_view().send().await), 60);
 }
 
-/// A client whose connections come from 127.0.0.`n`.
-fn client_from(n: u8) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(IpAddr::from([127, 0, 0, n]))
-        .build()
-        .expect("client")
+/// A `reqwest` client whose connections come from 127.0.0.`n`.
+fn from_address(n: u8) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().local_address(IpAddr::from([127, 0, 0, n]))
 }
 
+/// The generated client, without a token, connecting from 127.0.0.`n`.
+fn client_from(env: &TestEnv, n: u8) -> Client {
+    client_over(&env.server.base_url(), None, from_address(n))
+}
+
+/// [`client_from`], forging `X-Forwarded-For: <forwarded>` on every
+/// request: the client has no such parameter, so the header is a default
+/// of the `reqwest` client underneath.
+fn client_forwarding(env: &TestEnv, n: u8, forwarded: &str) -> Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        forwarded.parse().expect("X-Forwarded-For value"),
+    );
+    client_over(
+        &env.server.base_url(),
+        None,
+        from_address(n).default_headers(headers),
+    )
+}
+
+/// `POST /auth/token` through the client.
 async fn issue(
-    http: &reqwest::Client,
-    env: &TestEnv,
+    client: &Client,
     email: &str,
     password: &str,
-) -> reqwest::Response {
-    http.post(env.url("/api/v1/auth/token"))
-        .json(&json!({"email": email, "password": password, "device_name": "throttle test"}))
+    device_name: &str,
+) -> Answer<types::NewToken> {
+    client
+        .token_issue()
+        .body(TokenIssueRequest {
+            email: email.to_string(),
+            password: password.to_string(),
+            device_name: device_name.to_string(),
+        })
         .send()
         .await
-        .expect("send")
 }
+
+const DEVICE: &str = "throttle test";
 
 #[tokio::test]
 async fn the_6th_issuance_for_one_email_is_429_whatever_the_address() {
     let env = TestEnv::start_with(Catalog::Empty).await;
     env.create_user("target@example.test", "Target", true).await;
     for n in 0..5u8 {
-        let response = issue(
-            &client_from(10 + n),
-            &env,
+        let answer = issue(
+            &client_from(&env, 10 + n),
             "target@example.test",
             "wrong password",
+            DEVICE,
         )
         .await;
-        assert_eq!(response.status().as_u16(), 422, "attempt {n}");
-        assert_eq!(header(&response, "x-ratelimit-limit").as_deref(), Some("5"));
+        let (status, headers) = head(&answer);
+        assert_eq!(status, 422, "attempt {n}");
+        assert_eq!(header(headers, "x-ratelimit-limit").as_deref(), Some("5"));
     }
     // Throttled before the password is even checked: the right one is refused too.
-    let response = issue(&client_from(20), &env, "TARGET@example.test", PASSWORD).await;
-    assert_too_many(response, 5).await;
+    let answer = issue(
+        &client_from(&env, 20),
+        "TARGET@example.test",
+        PASSWORD,
+        DEVICE,
+    )
+    .await;
+    assert_too_many(error_response(answer), 5);
     // Another email from a fresh address is unaffected.
     env.create_user("bystander@example.test", "Bystander", true)
         .await;
-    let response = issue(&client_from(21), &env, "bystander@example.test", PASSWORD).await;
-    assert_eq!(response.status().as_u16(), 201);
+    let answer = issue(
+        &client_from(&env, 21),
+        "bystander@example.test",
+        PASSWORD,
+        DEVICE,
+    )
+    .await;
+    assert_eq!(head(&answer).0, 201);
 }
 
 #[tokio::test]
 async fn the_6th_issuance_from_one_address_is_429_whatever_the_email() {
     let env = TestEnv::start_with(Catalog::Empty).await;
-    let http = client_from(30);
+    let client = client_from(&env, 30);
     for n in 0..5 {
-        let response = issue(&http, &env, &format!("stuffing{n}@example.test"), "guess").await;
-        assert_eq!(response.status().as_u16(), 422, "attempt {n}");
+        let email = format!("stuffing{n}@example.test");
+        let answer = issue(&client, &email, "guess", DEVICE).await;
+        assert_eq!(head(&answer).0, 422, "attempt {n}");
     }
     assert_too_many(
-        issue(&http, &env, "stuffing5@example.test", "guess").await,
+        error_response(issue(&client, "stuffing5@example.test", "guess", DEVICE).await),
         5,
-    )
-    .await;
-    // Malformed bodies count too, and are refused as throttled first.
-    let response = http
+    );
+    // Malformed bodies count too, and are refused as throttled first. Raw:
+    // `{}` lacks every field, which the client's TokenIssueRequest cannot.
+    let response = from_address(30)
+        .build()
+        .expect("client")
         .post(env.url("/api/v1/auth/token"))
         .json(&json!({}))
         .send()
@@ -215,8 +244,14 @@ async fn the_6th_issuance_from_one_address_is_429_whatever_the_email() {
         .expect("send");
     assert_eq!(response.status().as_u16(), 429);
     // Another address is unaffected.
-    let response = issue(&client_from(31), &env, "stuffing6@example.test", "guess").await;
-    assert_eq!(response.status().as_u16(), 422);
+    let answer = issue(
+        &client_from(&env, 31),
+        "stuffing6@example.test",
+        "guess",
+        DEVICE,
+    )
+    .await;
+    assert_eq!(head(&answer).0, 422);
 }
 
 #[tokio::test]
@@ -230,51 +265,36 @@ async fn operators_set_the_limits() {
     )
     .await;
     let token = env.user_with_token("knobs@example.test").await;
-    let base = env.server.base_url();
+    let client = env.client(&token);
     for _ in 0..3 {
-        assert_eq!(
-            get_user(&env.http, &base, &token).await.status().as_u16(),
-            200
-        );
+        assert_eq!(head(&client.user_view().send().await).0, 200);
     }
-    assert_too_many(get_user(&env.http, &base, &token).await, 3).await;
-    let http = client_from(40);
+    assert_too_many(error_response(client.user_view().send().await), 3);
+    let client = client_from(&env, 40);
     for _ in 0..2 {
         assert_eq!(
-            issue(&http, &env, "knobs@example.test", "nope")
-                .await
-                .status()
-                .as_u16(),
+            head(&issue(&client, "knobs@example.test", "nope", DEVICE).await).0,
             422
         );
     }
-    assert_too_many(issue(&http, &env, "knobs@example.test", "nope").await, 2).await;
+    assert_too_many(
+        error_response(issue(&client, "knobs@example.test", "nope", DEVICE).await),
+        2,
+    );
 }
 
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     // Untrusted: X-Forwarded-For is ignored, every attempt is the peer's.
     let env = TestEnv::start_with(Catalog::Empty).await;
-    let http = client_from(50);
     for n in 0..5 {
-        let response = http
-            .post(env.url("/api/v1/auth/token"))
-            .header("x-forwarded-for", format!("203.0.113.{n}"))
-            .json(&json!({"email": format!("spoof{n}@example.test"), "password": "x", "device_name": "x"}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status().as_u16(), 422);
+        let client = client_forwarding(&env, 50, &format!("203.0.113.{n}"));
+        let email = format!("spoof{n}@example.test");
+        assert_eq!(head(&issue(&client, &email, "x", "x").await).0, 422);
     }
-    let response = http
-        .post(env.url("/api/v1/auth/token"))
-        .header("x-forwarded-for", "203.0.113.99")
-        .json(&json!({"email": "spoof9@example.test", "password": "x", "device_name": "x"}))
-        .send()
-        .await
-        .expect("send");
+    let client = client_forwarding(&env, 50, "203.0.113.99");
     assert_eq!(
-        response.status().as_u16(),
+        head(&issue(&client, "spoof9@example.test", "x", "x").await).0,
         429,
         "a spoofed header must not escape the limit"
     );
@@ -285,17 +305,16 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
         &[("ANITRACK_TRUSTED_PROXIES", "127.0.0.0/8")],
     )
     .await;
-    let proxy = client_from(60);
     for n in 0..12 {
-        let response = proxy
-            .post(env.url("/api/v1/auth/token"))
-            .header("x-forwarded-for", format!("198.51.100.{}, 127.0.0.5", n % 2))
-            .json(&json!({"email": format!("behind{n}@example.test"), "password": "x", "device_name": "x"}))
-            .send()
-            .await
-            .expect("send");
+        let forwarded = format!("198.51.100.{}, 127.0.0.5", n % 2);
+        let proxy = client_forwarding(&env, 60, &forwarded);
+        let email = format!("behind{n}@example.test");
         let expected = if n < 10 { 422 } else { 429 };
-        assert_eq!(response.status().as_u16(), expected, "attempt {n}");
+        assert_eq!(
+            head(&issue(&proxy, &email, "x", "x").await).0,
+            expected,
+            "attempt {n}"
+        );
     }
 }
 
@@ -332,9 +351,11 @@ async fn ended_windows_are_swept() {
 #[tokio::test]
 async fn health_and_readiness_for_load_balancers() {
     let env = TestEnv::start_with(Catalog::Empty).await;
+    // Raw: the probes are outside /api/v1 and the contract, so the client
+    // has no call for them.
     for (path, status) in [("/health", "ok"), ("/ready", "ready")] {
         let response = env.http.get(env.url(path)).send().await.expect("send");
-        assert!(header(&response, "x-request-id").is_some_and(|id| !id.is_empty()));
+        assert!(header(response.headers(), "x-request-id").is_some_and(|id| !id.is_empty()));
         let (code, body): (u16, Value) = status_json(response).await;
         assert_eq!((code, body), (200, json!({"status": status})), "{path}");
     }
@@ -345,7 +366,7 @@ async fn health_and_readiness_for_load_balancers() {
         .expect("psql");
     assert!(output.status.success());
     let response = env.http.get(env.url("/ready")).send().await.expect("send");
-    assert!(header(&response, "retry-after").is_some());
+    assert!(header(response.headers(), "retry-after").is_some());
     let (code, body) = status_json(response).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(
