@@ -8,12 +8,14 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anitrack_client::types::ListStatus;
-use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
+use anitrack_conformance::harness::{Catalog, Server, client_over, run_server_cli};
 use anitrack_conformance::pg::PgCluster;
-use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World, new_entry};
+use anitrack_conformance::world::{
+    DEMON_SLAYER, FMAB, World, new_entry, notes, patch, patch_notes,
+};
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestEnv, api_error_json, status_json};
+use crate::support::{PASSWORD, TestEnv, api_error_json, error_response, head, refusal_json};
 
 const UNTHROTTLED: (&str, &str) = ("ANITRACK_RATE_LIMIT_PER_MINUTE", "1000000");
 
@@ -90,18 +92,15 @@ async fn a_stopped_database_gives_fast_503s_and_the_same_process_recovers() {
     let server = Server::start(&url, &[UNTHROTTLED, ("ANITRACK_DB_POOL_SIZE", "4")])
         .await
         .expect("server");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    let get = || {
-        http.get(format!("{}/api/v1/user", server.base_url()))
-            .bearer_auth(&token)
-            .send()
-    };
+    let client = client_over(
+        &server.base_url(),
+        Some(&token),
+        reqwest::Client::builder().timeout(Duration::from_secs(10)),
+    );
+    let get = || client.user_view().send();
 
     for _ in 0..20 {
-        assert_eq!(get().await.expect("send").status().as_u16(), 200);
+        assert_eq!(head(&get().await).0, 200);
     }
     let stopped = Instant::now();
     let mut cluster = tokio::task::spawn_blocking(move || {
@@ -117,13 +116,13 @@ async fn a_stopped_database_gives_fast_503s_and_the_same_process_recovers() {
     let mut first_503 = None;
     for _ in 0..20 {
         let sent = Instant::now();
-        let response = get()
-            .await
-            .expect("the server answers while the database is down");
+        // A refusal, not a transport error: the server answers while the
+        // database is down.
+        let refusal = error_response(get().await);
         slowest = slowest.max(sent.elapsed());
-        assert_eq!(response.status().as_u16(), 503);
-        assert!(response.headers().get("retry-after").is_some());
-        let (_, body) = status_json(response).await;
+        assert_eq!(refusal.status().as_u16(), 503);
+        assert!(refusal.headers().get("retry-after").is_some());
+        let (_, body) = refusal_json(refusal);
         assert_eq!(body, json!({"message": "Service Unavailable"}));
         first_503.get_or_insert(stopped.elapsed());
     }
@@ -141,7 +140,7 @@ async fn a_stopped_database_gives_fast_503s_and_the_same_process_recovers() {
     .expect("join");
     let mut recovered = None;
     for _ in 0..100 {
-        if get().await.expect("send").status().as_u16() == 200 {
+        if head(&get().await).0 == 200 {
             recovered = Some(restarted.elapsed());
             break;
         }
@@ -179,17 +178,16 @@ async fn holding_every_pool_connection_gives_503_not_a_pile_up() {
     let token = env.user_with_token("pool@example.test").await;
     // Used once, the token is familiar to the server: its lookups may take
     // any pool connection, not only the lane kept for unfamiliar tokens.
-    let warm = env.http.get(env.url("/api/v1/user")).bearer_auth(&token);
-    assert_eq!(warm.send().await.expect("send").status().as_u16(), 200);
+    assert_eq!(head(&env.client(&token).user_view().send().await).0, 200);
     let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(3));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let request = env.http.get(env.url("/api/v1/user")).bearer_auth(&token);
+        let client = env.client(&token);
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let response = request.send().await.expect("send");
-            (response.status().as_u16(), sent.elapsed())
+            let answer = client.user_view().send().await;
+            (head(&answer).0, sent.elapsed())
         }));
     }
     let mut unavailable = Vec::new();
@@ -223,15 +221,9 @@ async fn a_request_over_the_request_timeout_is_503() {
     let token = env.user_with_token("slow@example.test").await;
     let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(2));
     let sent = Instant::now();
-    let response = env
-        .http
-        .get(env.url("/api/v1/user"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
+    let answer = env.client(&token).user_view().send().await;
     let took = sent.elapsed();
-    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(head(&answer).0, 503);
     assert!(
         took < Duration::from_millis(1500),
         "answered after {took:?}"
@@ -255,16 +247,10 @@ async fn a_list_blocked_in_the_database_is_still_a_json_503() {
     let env = TestEnv::start_configured(Catalog::Empty, &REQUEST_TIMEOUT_700_MS).await;
     let token = env.user_with_token("blocked-list@example.test").await;
     let mut lock = lock_table(&env.database_url, "list_entries", Duration::from_secs(2));
-    let response = env
-        .http
-        .get(env.url("/api/v1/list"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
-    assert!(response.headers().get("retry-after").is_some());
+    let refusal = error_response(env.client(&token).list_entries().send().await);
+    assert!(refusal.headers().get("retry-after").is_some());
     assert_eq!(
-        status_json(response).await,
+        refusal_json(refusal),
         (503, json!({"message": "Service Unavailable"}))
     );
     lock.wait().expect("psql");
@@ -345,6 +331,7 @@ async fn a_stalled_client_is_disconnected_while_others_are_served() {
     let token = env.user_with_token("slowloris@example.test").await;
     let addr = env.server.addr;
     let started = Instant::now();
+    // Raw TCP: headers that never end, which no HTTP client sends.
     let stalled = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream
@@ -414,19 +401,13 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     )
     .await
     .expect("server");
-    let url = format!("{}/api/v1/user", server.base_url());
+    let client = client_over(&server.base_url(), Some(&token), reqwest::Client::builder());
     let mut lock = lock_table(&env.database_url, "api_tokens", Duration::from_secs(2));
-    let http = env.http.clone();
-    let bearer = token.clone();
     let in_flight = tokio::spawn(async move {
         let sent = Instant::now();
-        let response = http
-            .get(url)
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .expect("in-flight request answered");
-        (response.status().as_u16(), sent.elapsed())
+        // head() panics unless the in-flight request is answered.
+        let answer = client.user_view().send().await;
+        (head(&answer).0, sent.elapsed())
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = Instant::now();
@@ -437,7 +418,9 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
         .expect("kill");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // dropshot stops calling accept(); the kernel may still complete the
-    // handshake, but no new request is served.
+    // handshake, but no new request is served. Raw: the probe is /health,
+    // outside the contract and the client, and it does not wait on the
+    // locked table, so only a refused request can fail it.
     let late = reqwest::Client::builder()
         .timeout(Duration::from_millis(800))
         .build()
@@ -494,7 +477,7 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
         let anime = anime.clone();
         let base = base.clone();
         workers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
+            let client = client_over(&base, Some(&token), reqwest::Client::builder());
             // (entry id, anime id, acknowledged notes, notes in flight)
             let mut acknowledged: Vec<(i64, i64, String, Option<String>)> = Vec::new();
             let mut sequence = 0u32;
@@ -503,37 +486,37 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
             'writing: for pass in 0..200 {
                 for (index, anime_id) in anime.iter().enumerate() {
                     sequence += 1;
-                    let notes = format!("write {sequence}");
+                    let written = format!("write {sequence}");
                     if pass == 0 {
-                        let created = http
-                            .post(format!("{base}/api/v1/list"))
-                            .bearer_auth(&token)
-                            .json(&json!({"anime_id": anime_id, "status": "watching", "notes": notes}))
+                        let entry = new_entry(*anime_id, ListStatus::Watching);
+                        // Ok is the contract's 201 with the entry read whole.
+                        let created = client
+                            .list_entry_create()
+                            .body(entry.notes(notes(&written)))
                             .send()
                             .await;
-                        let Ok(response) = created else { break 'writing };
-                        if response.status().as_u16() != 201 {
-                            break 'writing;
-                        }
-                        let Ok(entry) = response.json::<serde_json::Value>().await else { break 'writing };
-                        acknowledged.push((entry["id"].as_i64().unwrap_or_default(), *anime_id, notes, None));
+                        let Ok(entry) = created else { break 'writing };
+                        acknowledged.push((entry.into_inner().id, *anime_id, written, None));
                         writes += 1;
                     } else {
-                        let Some(slot) = acknowledged.get_mut(index) else { break 'writing };
-                        slot.3 = Some(notes.clone());
-                        let patched = http
-                            .patch(format!("{base}/api/v1/list/{}", slot.0))
-                            .bearer_auth(&token)
-                            .json(&json!({"notes": notes}))
+                        let Some(slot) = acknowledged.get_mut(index) else {
+                            break 'writing;
+                        };
+                        slot.3 = Some(written.clone());
+                        // Ok is the contract's 200.
+                        let patched = client
+                            .list_entry_update()
+                            .entry_id(slot.0)
+                            .body(patch().notes(patch_notes(&written)))
                             .send()
                             .await;
                         match patched {
-                            Ok(r) if r.status().as_u16() == 200 => {
-                                slot.2 = notes;
+                            Ok(_) => {
+                                slot.2 = written;
                                 slot.3 = None;
                                 writes += 1;
                             }
-                            _ => break 'writing,
+                            Err(_) => break 'writing,
                         }
                     }
                 }

@@ -50,8 +50,14 @@ pub fn head<T: std::fmt::Debug>(result: &Answer<T>) -> (u16, &reqwest::header::H
 /// [`api_error`] with the body as JSON, to compare with the contract's
 /// bodies written as JSON (or with another response's body).
 pub fn api_error_json<T: std::fmt::Debug>(result: Answer<T>) -> (u16, Value) {
-    let (status, error) = api_error(result);
-    let body = serde_json::to_value(error).expect("an error body serializes");
+    refusal_json(error_response(result))
+}
+
+/// The status and body, as JSON, of an error response whose headers were
+/// read first (see [`error_response`]).
+pub fn refusal_json(response: anitrack_client::ResponseValue<types::Error>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = serde_json::to_value(response.into_inner()).expect("an error body serializes");
     (status, body)
 }
 

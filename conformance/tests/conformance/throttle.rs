@@ -10,7 +10,9 @@ use anitrack_conformance::harness::{Catalog, Server, client_over};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::support::{Answer, PASSWORD, TestEnv, api_error, error_response, head, status_json};
+use crate::support::{
+    Answer, PASSWORD, TestEnv, api_error, error_response, head, refusal_json, status_json,
+};
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -47,7 +49,7 @@ fn assert_too_many(response: ResponseValue<types::Error>, limit: u32) {
         header(headers, "ratelimit-policy").is_some_and(|p| p.contains(&format!("q={limit};w=60")))
     );
     assert!(header(headers, "ratelimit").is_some_and(|p| p.contains(";r=0;")));
-    let body = serde_json::to_value(response.into_inner()).expect("an error body serializes");
+    let (_, body) = refusal_json(response);
     assert_eq!(body, json!({"message": "Too Many Attempts."}));
 }
 
