@@ -411,7 +411,12 @@ async fn revoking_a_token_by_id() {
     );
 
     // Ids that are not positive integers name nothing: 404, never 400 or 500.
-    for bad in ["abc", "0", "-1", "1.5", "99999999999999999999"] {
+    for bad in [0, -1] {
+        let (status, error) = api_error(client.token_revoke().id(bad).send().await);
+        assert_eq!(status, 404, "{bad}: {error:?}");
+    }
+    // Raw: ids that are not an i64, which the client's `id` cannot hold.
+    for bad in ["abc", "1.5", "99999999999999999999"] {
         let response = env
             .http
             .delete(env.url(&format!("/api/v1/auth/tokens/{bad}")))
