@@ -2,11 +2,12 @@
 //! `DELETE /auth/token`, `DELETE /auth/tokens/{id}`, and the 401/403 rules
 //! shared by every authenticated endpoint.
 
-use anitrack_client::types::TokenIssueRequest;
+use anitrack_client::types::{NewToken, TokenIssueRequest};
 use serde_json::json;
 
 use crate::support::{
-    PASSWORD, TestEnv, api_error, is_contract_timestamp, keys, status_json, unauthenticated,
+    Answer, PASSWORD, TestEnv, api_error, api_error_json, head, is_contract_timestamp, keys,
+    status_json, unauthenticated,
 };
 
 fn credentials(email: &str, password: &str, device: &str) -> TokenIssueRequest {
@@ -17,6 +18,18 @@ fn credentials(email: &str, password: &str, device: &str) -> TokenIssueRequest {
     }
 }
 
+/// `POST /auth/token` through the client, without a token.
+async fn issue(env: &TestEnv, email: &str, password: &str, device: &str) -> Answer<NewToken> {
+    env.anonymous()
+        .token_issue()
+        .body(credentials(email, password, device))
+        .send()
+        .await
+}
+
+/// `POST /auth/token` with a body as written: for bodies the client's
+/// TokenIssueRequest cannot hold (fields left out, wrong JSON types) and
+/// for answers whose wire form is asserted (their keys, timestamps' text).
 async fn issue_raw(env: &TestEnv, body: serde_json::Value) -> (u16, serde_json::Value) {
     let response = env
         .http
@@ -86,12 +99,8 @@ async fn issuing_a_token_returns_it_once_and_it_authenticates() {
 async fn email_lookup_ignores_case_and_surrounding_spaces() {
     let env = TestEnv::start().await;
     env.create_user("bob@example.test", "Bob", true).await;
-    let (status, body) = issue_raw(
-        &env,
-        json!({"email": "  BOB@example.test ", "password": PASSWORD, "device_name": "x"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    let issued = issue(&env, "  BOB@example.test ", PASSWORD, "x").await;
+    assert_eq!(head(&issued).0, 201, "{issued:?}");
 }
 
 #[tokio::test]
@@ -106,14 +115,10 @@ async fn wrong_password_and_unknown_email_get_the_same_422() {
         ("carol@example.test", "not the password"),
         ("nobody@example.test", PASSWORD),
     ] {
-        let (status, body) = issue_raw(
-            &env,
-            json!({"email": email, "password": password, "device_name": "x"}),
-        )
-        .await;
-        assert_eq!((status, body), (422, expected.clone()), "{email}");
+        let answer = issue(&env, email, password, "x").await;
+        assert_eq!(api_error_json(answer), (422, expected.clone()), "{email}");
     }
-    // Through the generated client too.
+    // Both wrong: the same 422.
     let (status, error) = api_error(
         env.anonymous()
             .token_issue()
@@ -157,11 +162,7 @@ async fn token_issue_validation_reports_every_field_at_once() {
         })
     );
 
-    let (status, body) = issue_raw(
-        &env,
-        json!({"email": "not-an-email", "password": "x", "device_name": "d".repeat(121)}),
-    )
-    .await;
+    let (status, body) = api_error_json(issue(&env, "not-an-email", "x", &"d".repeat(121)).await);
     assert_eq!(status, 422);
     assert_eq!(
         body["errors"],
@@ -177,31 +178,21 @@ async fn device_name_may_be_120_characters_of_any_script() {
     let env = TestEnv::start().await;
     env.create_user("dave@example.test", "Dave", true).await;
     let name = "デ".repeat(120);
-    let (status, body) = issue_raw(
-        &env,
-        json!({"email": "dave@example.test", "password": PASSWORD, "device_name": name}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["name"], name);
+    let issued = issue(&env, "dave@example.test", PASSWORD, &name)
+        .await
+        .expect("issued");
+    assert_eq!(issued.status().as_u16(), 201);
+    assert_eq!(issued.into_inner().name, name);
 }
 
 #[tokio::test]
 async fn an_account_without_api_access_gets_403_but_only_with_the_right_password() {
     let env = TestEnv::start().await;
     env.create_user("erin@example.test", "Erin", false).await;
-    let (status, body) = issue_raw(
-        &env,
-        json!({"email": "erin@example.test", "password": PASSWORD, "device_name": "x"}),
-    )
-    .await;
+    let (status, body) = api_error_json(issue(&env, "erin@example.test", PASSWORD, "x").await);
     assert_eq!(status, 403);
     assert_eq!(keys(&body), ["message"]);
-    let (status, _) = issue_raw(
-        &env,
-        json!({"email": "erin@example.test", "password": "wrong", "device_name": "x"}),
-    )
-    .await;
+    let (status, _) = api_error(issue(&env, "erin@example.test", "wrong", "x").await);
     assert_eq!(status, 422, "a wrong password must not reveal the flag");
 }
 
@@ -277,6 +268,8 @@ async fn token_list_shows_active_tokens_newest_first_without_secrets() {
         .send()
         .await
         .expect("first used");
+    // Raw: the listing's wire form is asserted (its keys, null ones
+    // included, and the timestamps' text), which TokenSummary cannot show.
     let response = env
         .http
         .get(env.url("/api/v1/auth/tokens"))
@@ -483,6 +476,8 @@ async fn missing_malformed_unknown_and_revoked_tokens_are_401() {
 async fn a_token_in_the_query_string_is_never_accepted() {
     let env = TestEnv::start().await;
     let token = env.user_with_token("peggy@example.test").await;
+    // Raw: query parameters the contract does not have, which the client
+    // cannot send.
     for query in [
         format!("access_token={token}"),
         format!("api_token={token}"),
