@@ -3,11 +3,12 @@
 //! shared by every authenticated endpoint.
 
 use anitrack_client::types::{NewToken, TokenIssueRequest};
+use anitrack_conformance::harness::client_over;
 use serde_json::json;
 
 use crate::support::{
-    Answer, PASSWORD, TestEnv, api_error, api_error_json, head, is_contract_timestamp, keys,
-    status_json, unauthenticated,
+    Answer, PASSWORD, TestEnv, api_error, api_error_json, error_response, head,
+    is_contract_timestamp, keys, refusal_json, status_json, unauthenticated,
 };
 
 fn credentials(email: &str, password: &str, device: &str) -> TokenIssueRequest {
@@ -438,7 +439,6 @@ async fn missing_malformed_unknown_and_revoked_tokens_are_401() {
         other.user_with_token("oscar@example.test").await
     };
 
-    let url = env.url("/api/v1/user");
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing", None),
         ("empty", Some(String::new())),
@@ -454,21 +454,27 @@ async fn missing_malformed_unknown_and_revoked_tokens_are_401() {
         ("revoked", Some(format!("Bearer {revoked}"))),
     ];
     for (case, header) in cases {
-        let mut request = env.http.get(&url);
+        // The request is the client's GET /user; only the Authorization
+        // header is forged, as a default header of the reqwest client
+        // underneath (the client has no parameter for it).
+        let mut http = reqwest::Client::builder();
         if let Some(header) = header {
-            request = request.header("authorization", header);
+            let mut headers = reqwest::header::HeaderMap::new();
+            let value = header.parse().expect("a header value");
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            http = http.default_headers(headers);
         }
-        let response = request.send().await.expect("send");
+        let client = client_over(&env.server.base_url(), None, http);
+        let refusal = error_response(client.user_view().send().await);
         assert_eq!(
-            response
+            refusal
                 .headers()
                 .get("www-authenticate")
                 .and_then(|v| v.to_str().ok()),
             Some("Bearer"),
             "{case}"
         );
-        let (status, body) = status_json(response).await;
-        assert_eq!((status, body), (401, unauthenticated()), "{case}");
+        assert_eq!(refusal_json(refusal), (401, unauthenticated()), "{case}");
     }
 }
 
@@ -505,20 +511,7 @@ async fn a_revoked_token_is_rejected_at_once_by_every_instance() {
     let second = anitrack_conformance::harness::Server::start(&env.database_url, &[])
         .await
         .expect("second instance");
-    let via_second = anitrack_client::Client::new_with_client(
-        &second.base_url(),
-        reqwest::Client::builder()
-            .default_headers({
-                let mut h = reqwest::header::HeaderMap::new();
-                h.insert(
-                    "authorization",
-                    format!("Bearer {token}").parse().expect("header"),
-                );
-                h
-            })
-            .build()
-            .expect("client"),
-    );
+    let via_second = client_over(&second.base_url(), Some(&token), reqwest::Client::builder());
     assert_eq!(
         via_second
             .user_view()
