@@ -1,7 +1,19 @@
 //! Property-based checks: random valid and invalid bodies for
-//! `POST /auth/token`. Every response is 2xx or a 4xx whose `errors` names
-//! exactly the invalid fields, and never a 5xx. Shrunk failures are kept in
-//! `proptest-regressions/` and replayed first.
+//! `POST /auth/token` (48 cases), `POST /list` and `PATCH /list/{entryId}`
+//! (2,000 cases each; `ANITRACK_PROPTEST_CASES` overrides). No answer is a
+//! 5xx: a valid body gets the contract's success (a token only for the
+//! registered account's credentials, else the credentials 422; a PATCH
+//! ignores the fields it does not own), an invalid one a 422 whose `errors`
+//! names exactly the invalid fields.
+//!
+//! The generated bodies are sent raw: they hold wrong JSON types, explicit
+//! nulls and missing fields, which the client's types cannot; so is the
+//! PATCH that resets the entry between cases, whose nulls clear fields. The
+//! rest (the anime's id, the entry to patch, deleting a created entry) goes
+//! through the client.
+//!
+//! Shrunk failures are kept in `properties.proptest-regressions` beside
+//! this file and replayed first.
 
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::world::{DEMON_SLAYER, World, new_entry};
