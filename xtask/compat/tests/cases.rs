@@ -24,6 +24,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use anitrack_compat::compare;
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 use support::{CrossCheck, cross_check, read_json, rendered};
 
@@ -58,70 +59,99 @@ fn apply(old: &Value, change: &Path) -> Value {
     new
 }
 
-#[test]
-fn every_case_reports_what_it_expects_and_all_that_drift_finds() {
-    let bless = std::env::var_os("BLESS").is_some();
-    let mut failures = Vec::new();
-    let (mut cases, mut agreed, mut found, mut excused) = (0, 0, 0, 0);
-    let mut unclassified = Vec::new();
+/// What one case says, or why it fails.
+fn run_case(suite: &Path, case: &Path, old: &Value) -> Result<CrossCheck, String> {
+    let new = apply(old, &required(case.join("change.json")));
+    let report = compare(old, &new);
+    let actual = rendered(&report, OLD_LABEL, NEW_LABEL);
+    let expected_path = case.join("expected.txt");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&expected_path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(required(expected_path)).unwrap();
+    if actual != expected {
+        return Err(format!(
+            "{}:\nexpected:\n{expected}actual:\n{actual}",
+            case.strip_prefix(suite).unwrap_or(case).display()
+        ));
+    }
+    match cross_check(old, &new, &report) {
+        CrossCheck::Missed(what) => Err(what),
+        verdict => Ok(verdict),
+    }
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One test per case (`<suite>::<case>`), so a run counts and names every
+/// rule it checks; then the checks of the cross-check itself.
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
     for suite in directories(&cases_dir()) {
         let old = read_json(&required(suite.join("old.json")).to_string_lossy());
+        let suite_name = name_of(&suite);
         // The suite's document must be one drift reads, or every check
         // against it would pass for want of an opinion.
-        assert_eq!(
-            cross_check(&old, &old, &compare(&old, &old)),
-            CrossCheck::Agreed {
-                found: 0,
-                excused: 0
-            },
-            "{}",
-            suite.display()
-        );
-        for case in directories(&suite) {
-            cases += 1;
-            let name = case
-                .strip_prefix(cases_dir())
-                .unwrap()
-                .display()
-                .to_string();
-            let new = apply(&old, &required(case.join("change.json")));
-            let report = compare(&old, &new);
-            let actual = rendered(&report, OLD_LABEL, NEW_LABEL);
-            let expected_path = case.join("expected.txt");
-            if bless {
-                std::fs::write(&expected_path, &actual).unwrap();
-            }
-            let expected = std::fs::read_to_string(required(expected_path)).unwrap();
-            if actual != expected {
-                failures.push(format!("{name}:\nexpected:\n{expected}actual:\n{actual}"));
-            }
-            match cross_check(&old, &new, &report) {
+        let baseline = old.clone();
+        trials.push(Trial::test(
+            format!("{suite_name}::drift_reads_the_baseline"),
+            move || match cross_check(&baseline, &baseline, &compare(&baseline, &baseline)) {
                 CrossCheck::Agreed {
-                    found: f,
-                    excused: e,
-                } => {
-                    agreed += 1;
-                    found += f;
-                    excused += e;
-                }
-                CrossCheck::Unclassified(why) => unclassified.push(format!("{name}: {why}")),
-                CrossCheck::Missed(what) => failures.push(format!("{name}: {what}")),
-            }
+                    found: 0,
+                    excused: 0,
+                } => Ok(()),
+                other => Err(format!("{other:?}").into()),
+            },
+        ));
+        for case in directories(&suite) {
+            let (suite, old) = (suite.clone(), old.clone());
+            let name = format!("{suite_name}::{}", name_of(&case));
+            trials.push(Trial::test(name, move || {
+                run_case(&suite, &case, &old)
+                    .map(|_| ())
+                    .map_err(Failed::from)
+            }));
         }
     }
-    println!(
-        "{cases} cases; drift judged {agreed}: {found} breaking changes it found are ours too, \
-         {excused} excused; it could not judge {}:\n{}",
-        unclassified.len(),
-        unclassified.join("\n")
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {cases} cases differ:\n\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(cases > 0 && found > 0, "no case, or drift found nothing");
+    trials.push(Trial::test(
+        "drift_finds_breaking_changes_in_the_cases",
+        || {
+            let mut found = 0;
+            for suite in directories(&cases_dir()) {
+                let old = read_json(&suite.join("old.json").to_string_lossy());
+                for case in directories(&suite) {
+                    if let Ok(CrossCheck::Agreed { found: f, .. }) = run_case(&suite, &case, &old) {
+                        found += f;
+                    }
+                }
+            }
+            if found > 0 {
+                Ok(())
+            } else {
+                Err("drift found nothing breaking in any case".into())
+            }
+        },
+    ));
+    trials.push(Trial::test(
+        "the_cross_check_fails_a_report_missing_what_drift_finds",
+        || {
+            the_cross_check_fails_a_report_missing_what_drift_finds();
+            Ok(())
+        },
+    ));
+    trials.push(Trial::test(
+        "a_new_status_is_excused_only_under_a_baseline_range",
+        || {
+            a_new_status_is_excused_only_under_a_baseline_range();
+            Ok(())
+        },
+    ));
+    libtest_mimic::run(&args, trials).exit();
 }
 
 fn items_case(case: &str) -> (Value, Value) {
@@ -134,7 +164,6 @@ fn items_case(case: &str) -> (Value, Value) {
 }
 
 /// The cross-check bites: the same report without its finding fails it.
-#[test]
 fn the_cross_check_fails_a_report_missing_what_drift_finds() {
     let (old, new) = items_case("operation-removed");
     let mut report = compare(&old, &new);
@@ -154,7 +183,6 @@ fn the_cross_check_fails_a_report_missing_what_drift_finds() {
 
 /// An excuse holds only where its rule does: a status is excused where a
 /// baseline range covers it, not elsewhere.
-#[test]
 fn a_new_status_is_excused_only_under_a_baseline_range() {
     use support::drift_check::{DriftVerdict, drift_verdict, excused};
     let (old, _) = items_case("identical");
