@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anitrack_conformance::pg::{PgBinaries, PgCluster};
+use anitrack_pg::{PgBinaries, PgCluster};
 use anyhow::{Context as _, Result, bail};
 
 use crate::workspace;
@@ -575,10 +575,10 @@ impl Bench<'_> {
     /// The largest hit count of any live per-token window: at most the
     /// limit means the throttle counted every request and tripped none.
     fn note_hits(&mut self, scenario: &str) -> Result<()> {
-        let out = self.cluster.psql(
-            DATABASE,
-            "SELECT coalesce(max(hits), 0) FROM rate_limits WHERE key LIKE 't:%'",
-        )?;
+        let out = self
+            .cluster
+            .sql(DATABASE)?
+            .run("SELECT coalesce(max(hits), 0) FROM rate_limits WHERE key LIKE 't:%'")?;
         let hits: i64 = out
             .trim()
             .parse()
@@ -1018,10 +1018,9 @@ impl Bench<'_> {
             .parent()
             .context("data directory without parent")?
             .join("postgres.log");
-        self.cluster.psql(
-            "postgres",
-            "ALTER SYSTEM SET log_min_duration_statement = 0;\nSELECT pg_reload_conf();",
-        )?;
+        self.cluster
+            .sql("postgres")?
+            .run("ALTER SYSTEM SET log_min_duration_statement = 0;\nSELECT pg_reload_conf();")?;
         std::thread::sleep(Duration::from_millis(300));
         let offset = std::fs::metadata(&log)?.len();
         let url = format!("{}/api/v1/list/anime/{anime_id}", server.base_url());
@@ -1033,10 +1032,9 @@ impl Bench<'_> {
             }
         }
         std::thread::sleep(Duration::from_millis(300));
-        self.cluster.psql(
-            "postgres",
-            "ALTER SYSTEM RESET log_min_duration_statement;\nSELECT pg_reload_conf();",
-        )?;
+        self.cluster
+            .sql("postgres")?
+            .run("ALTER SYSTEM RESET log_min_duration_statement;\nSELECT pg_reload_conf();")?;
         let bytes = std::fs::read(&log)?;
         let text = String::from_utf8_lossy(bytes.get(offset as usize..).unwrap_or_default());
         let account = account_id.to_string();

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use anitrack_conformance::pg::{ClusterOptions, PgCluster};
+use anitrack_pg::{ClusterOptions, PgCluster};
 use anyhow::{Context, bail};
 
 use crate::workspace;
@@ -56,10 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 durable: true,
                 port: None,
             })?;
-            let exists = cluster.psql(
-                "postgres",
-                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
-            )?;
+            let exists = cluster.sql("postgres")?.run(&format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+            ))?;
             if exists.trim().is_empty() {
                 cluster.create_database(DATABASE, None)?;
             }

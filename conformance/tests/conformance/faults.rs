@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::{Catalog, Server, run_server_cli};
-use anitrack_conformance::pg::PgCluster;
+use anitrack_conformance::pg::{PgCluster, Psql};
 use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World, new_entry};
 use serde_json::json;
 
@@ -32,8 +32,9 @@ fn lock_table(database_url: &str, table: &str, hold: Duration) -> std::process::
         "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
         hold.as_secs_f64()
     );
-    let child = std::process::Command::new("psql")
-        .args([database_url, "-Xq", "-c", &sql])
+    let child = Psql::new(database_url)
+        .expect("psql")
+        .command(&sql)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("psql");
@@ -556,21 +557,14 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
     }
     let _ = server.terminate(Duration::from_secs(5)).await;
 
-    let output = std::process::Command::new("psql")
-        .args([
-            env.database_url.as_str(),
-            "-XtA",
-            "-F",
-            "\t",
-            "-c",
-            "SELECT id, anime_id, status, coalesce(notes, '') FROM list_entries",
-        ])
-        .output()
-        .expect("psql");
-    let rows: Vec<(i64, i64, String, String)> = String::from_utf8_lossy(&output.stdout)
+    // Notes last: psql separates fields with `|`, and only the last field
+    // may contain one.
+    let output =
+        env.psql_value("SELECT id, anime_id, status, coalesce(notes, '') FROM list_entries");
+    let rows: Vec<(i64, i64, String, String)> = output
         .lines()
         .filter_map(|line| {
-            let parts: Vec<&str> = line.split('\t').collect();
+            let parts: Vec<&str> = line.splitn(4, '|').collect();
             Some((
                 parts.first()?.parse().ok()?,
                 parts.get(1)?.parse().ok()?,

@@ -429,15 +429,12 @@ async fn delete_is_soft_and_final_for_every_read_and_write() {
     // The same anime can be added again; the deleted row is kept.
     let again = world.add(new_entry(anime_id, ListStatus::Completed)).await;
     assert_ne!(again.id, entry.id);
-    let output = std::process::Command::new("psql")
-        .args([
-            &world.env.database_url,
-            "-XtAc",
-            "SELECT count(*) FROM list_entries WHERE deleted_at IS NOT NULL",
-        ])
-        .output()
-        .expect("psql");
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1");
+    assert_eq!(
+        world
+            .env
+            .psql_value("SELECT count(*) FROM list_entries WHERE deleted_at IS NOT NULL"),
+        "1"
+    );
 }
 
 #[tokio::test]

@@ -302,13 +302,7 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
 #[tokio::test]
 async fn ended_windows_are_swept() {
     let env = TestEnv::start_with(Catalog::Empty).await;
-    let psql = |sql: &str| -> String {
-        let output = std::process::Command::new("psql")
-            .args([env.database_url.as_str(), "-XtAc", sql])
-            .output()
-            .expect("psql");
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
-    };
+    let psql = |sql: &str| env.psql_value(sql);
     psql(
         "INSERT INTO rate_limits VALUES ('ip:192.0.2.1', now() - interval '1 hour', 3), ('ip:192.0.2.2', now(), 1)",
     );
@@ -339,11 +333,10 @@ async fn health_and_readiness_for_load_balancers() {
         assert_eq!((code, body), (200, json!({"status": status})), "{path}");
     }
     // A database behind this binary's migrations is not ready.
-    let output = std::process::Command::new("psql")
-        .args([env.database_url.as_str(), "-XtAc", "DELETE FROM refinery_schema_history WHERE version = (SELECT max(version) FROM refinery_schema_history)"])
-        .output()
-        .expect("psql");
-    assert!(output.status.success());
+    env.psql(
+        "DELETE FROM refinery_schema_history \
+         WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+    );
     let response = env.http.get(env.url("/ready")).send().await.expect("send");
     assert!(header(&response, "retry-after").is_some());
     let (code, body) = status_json(response).await;

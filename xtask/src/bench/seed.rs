@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use anitrack_conformance::pg::PgCluster;
+use anitrack_pg::PgCluster;
 use anitrack_server::auth::{password, token};
 use anyhow::{Context as _, Result, bail};
 
@@ -106,10 +106,11 @@ pub fn seed(
         Ok(())
     };
     cli(&["migrate"])?;
+    let sql = cluster.sql(database)?;
     cli(&["catalog", "import", &demo_catalog.to_string_lossy()])?;
     step("migrated, demo catalog imported", started);
 
-    let bounds = cluster.psql(database, "SELECT min(id), max(id), count(*) FROM anime")?;
+    let bounds = sql.run("SELECT min(id), max(id), count(*) FROM anime")?;
     let nums: Vec<i64> = bounds
         .trim()
         .split('|')
@@ -122,8 +123,7 @@ pub fn seed(
         bail!("demo anime ids are not contiguous ({lo}..={hi}, {cnt} rows)");
     }
     let synthetic = sizes.catalog.saturating_sub(cnt as usize);
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, format, status, episodes, \
                duration, season, season_year, synopsis, cover_image_url, site_url, search_text, source_hash) \
@@ -144,8 +144,7 @@ pub fn seed(
         bail!("unexpected quote in a PHC string");
     }
     let accounts = sizes.accounts;
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO accounts (email, name, password_hash, created_at) \
              SELECT 'bench' || g || '@bench.test', 'Bench User ' || g, '{hash}', \
@@ -153,8 +152,7 @@ pub fn seed(
              INSERT INTO accounts (email, name, password_hash) VALUES ('{POWER_EMAIL}', 'Power User', '{hash}');"
         ),
     )?;
-    let check = cluster.psql(
-        database,
+    let check = sql.run(
         &format!(
             "SELECT count(*) FROM accounts WHERE email = 'bench' || id || '@bench.test' AND id <= {accounts}"
         ),
@@ -197,10 +195,9 @@ pub fn seed(
         power_tokens.push(minted.plain);
     }
     copy.push_str("\\.\n");
-    cluster.psql(database, &copy)?;
+    sql.run(&copy)?;
     let per = sizes.tokens_per_account;
-    let check = cluster.psql(
-        database,
+    let check = sql.run(
         &format!(
             "SELECT count(*) FROM api_tokens WHERE account_id <> 1 + (id - 1) / {per} AND account_id <= {accounts}"
         ),
@@ -215,8 +212,7 @@ pub fn seed(
 
     // Entries: bench users on demo anime, the power user on everything.
     let statuses = "(ARRAY['watching','completed','on_hold','dropped','plan_to_watch'])";
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
                started_at, created_at, updated_at) \
@@ -244,12 +240,9 @@ pub fn seed(
             pd = sizes.power_deleted,
         ),
     )?;
-    let live = cluster.psql(
-        database,
-        &format!(
-            "SELECT count(*) FROM list_entries WHERE account_id = {power_id} AND deleted_at IS NULL"
-        ),
-    )?;
+    let live = sql.run(&format!(
+        "SELECT count(*) FROM list_entries WHERE account_id = {power_id} AND deleted_at IS NULL"
+    ))?;
     if live.trim() != sizes.power_entries.to_string() {
         bail!(
             "the power user has {} live entries, not {}",
@@ -266,13 +259,10 @@ pub fn seed(
     );
 
     // Entry ids for PATCH: entry k of account a, k < tokens_per_account.
-    let rows = cluster.psql(
-        database,
-        &format!(
-            "SELECT account_id, anime_id, id FROM list_entries \
+    let rows = sql.run(&format!(
+        "SELECT account_id, anime_id, id FROM list_entries \
              WHERE account_id <= {accounts} AND deleted_at IS NULL"
-        ),
-    )?;
+    ))?;
     let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(accounts * 20);
     for line in rows.lines() {
         let v: Vec<i64> = line.split('|').filter_map(|x| x.parse().ok()).collect();
@@ -290,7 +280,7 @@ pub fn seed(
         }
     }
 
-    cluster.psql(database, "VACUUM ANALYZE;")?;
+    sql.run("VACUUM ANALYZE;")?;
     step("vacuumed and analyzed", started);
     Ok(Dataset {
         users,
