@@ -39,8 +39,9 @@ enum Command {
         #[command(subcommand)]
         action: client::Action,
     },
-    /// Benchmarks: release build, private PostgreSQL, seeded data, load
-    /// from wrk/pgbench/an open-loop generator; writes target/bench/results.json.
+    /// Benchmarks: builds the release server and the bench (xtask/bench)
+    /// and runs it: private PostgreSQL, seeded data, load from
+    /// wrk/pgbench/an open-loop generator; writes target/bench/results.json.
     Bench(bench::Args),
 }
 
