@@ -233,3 +233,41 @@ fn persistent_dir_survives_leftover_server_and_stale_pid() {
     assert!(!data_dir.join("postmaster.pid").exists());
     assert!(root.path().join("nested/postgres.log").exists());
 }
+
+/// `cargo xtask dev` from a clone under a mode-700 directory (`/root`):
+/// as root, a data directory inside the clone is out of the `postgres`
+/// user's reach, and the one `state_home` picks is not.
+#[test]
+fn a_persistent_cluster_for_a_closed_clone_lives_where_its_server_can_reach_it() {
+    let closed = tempfile::tempdir().unwrap();
+    fs::set_permissions(closed.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let clone = closed.path().join("clone");
+    fs::create_dir(&clone).unwrap();
+    let inside = clone.join("target/dev-pg");
+    let home = crate::state_home("pg-crate-test", &clone, inside.clone()).unwrap();
+    let root = server_os_user().unwrap().is_some();
+    if root {
+        let err = PgCluster::start(ClusterOptions {
+            data_dir: inside.join("data"),
+            durable: true,
+            port: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot enter"), "{err}");
+        assert!(!home.dir.starts_with(closed.path()), "{home:?}");
+    } else {
+        assert_eq!(home.dir, inside);
+    }
+    let pg = PgCluster::start(ClusterOptions {
+        data_dir: home.dir.join("data"),
+        durable: true,
+        port: None,
+    })
+    .unwrap();
+    assert_eq!(run(&pg, "postgres", "select 1").unwrap(), "1\n");
+    drop(pg);
+    if root {
+        fs::remove_dir_all(&home.dir).unwrap();
+    }
+}
