@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tokio::io::AsyncWriteExt;
 
-use crate::pg::{PgCluster, free_loopback_port};
+use anitrack_pg::{PgCluster, Psql, free_loopback_port};
 
 /// A free loopback port (for helper processes such as chromedriver).
 pub fn free_port() -> u16 {
@@ -77,7 +77,7 @@ fn init_shared() -> Result<Shared> {
         }
         Err(_) => {
             let cluster = PgCluster::start_temporary()?;
-            stop_when_process_exits(&cluster)?;
+            cluster.stop_when_this_process_exits()?;
             (cluster.url(""), Some(cluster))
         }
     };
@@ -142,48 +142,10 @@ pub fn run_server_cli(database_url: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Statics are never dropped, so a cluster owned by the test process is
-/// stopped by a small watchdog once the process is gone.
-pub fn stop_when_process_exits(cluster: &PgCluster) -> Result<()> {
-    let pid_file = cluster.data_dir().join("postmaster.pid");
-    let pid = std::fs::read_to_string(&pid_file)
-        .with_context(|| format!("reading {}", pid_file.display()))?;
-    let pid = pid.lines().next().unwrap_or("").trim().to_string();
-    let root = cluster
-        .data_dir()
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pid} 2>/dev/null; \
-         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 {pid} 2>/dev/null || break; sleep 0.5; done; \
-         rm -rf '{dir}'",
-        me = std::process::id(),
-        dir = root.display()
-    );
-    std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the cluster watchdog")?;
-    Ok(())
-}
-
+/// Runs one statement as the superuser in the cluster's `postgres`
+/// database (creating databases, which needs no database of the test's).
 fn admin_sql(base_url: &str, sql: &str) -> Result<()> {
-    let url = format!("{base_url}postgres");
-    let psql = crate::pg::PgBinaries::find()?.bin_dir.join("psql");
-    let output = std::process::Command::new(psql)
-        .args([&url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .context("running psql")?;
-    if !output.status.success() {
-        bail!(
-            "psql {sql:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    Psql::new(format!("{base_url}postgres"))?.run(sql)?;
     Ok(())
 }
 
@@ -524,31 +486,21 @@ impl TestEnv {
     /// What `sql` prints (psql's unaligned, tuples-only output, trimmed):
     /// for reading rows beside the server.
     pub fn psql_value(&self, sql: &str) -> String {
-        let output = self
-            .psql_command(sql)
-            .output()
-            .unwrap_or_else(|e| panic!("running psql: {e}"));
-        assert!(
-            output.status.success(),
-            "psql failed: {sql}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        self.sql()
+            .value(sql)
+            .unwrap_or_else(|e| panic!("psql failed: {sql}: {e:#}"))
     }
 
     /// A psql process for `sql` on this test's database, not yet started
     /// (for SQL that must run beside a request, such as holding a lock).
     pub fn psql_command(&self, sql: &str) -> std::process::Command {
-        let mut command = std::process::Command::new("psql");
-        command.args([
-            self.database_url.as_str(),
-            "-XAtq",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ]);
-        command
+        self.sql().command(sql)
+    }
+
+    /// The one SQL runner (`anitrack_pg::Psql`) on this test's database.
+    pub fn sql(&self) -> Psql {
+        Psql::new(self.database_url.as_str())
+            .unwrap_or_else(|e| panic!("no psql for the test database: {e:#}"))
     }
 
     /// An account with API access and a token for it.

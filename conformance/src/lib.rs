@@ -3,6 +3,8 @@
 //! client pointed at it. The suite itself lives in `tests/`.
 
 pub mod harness;
-pub mod pg;
-pub mod pg_tls;
 pub mod world;
+
+/// The private PostgreSQL (`xtask/pg`), under the name the suite has always
+/// used for it.
+pub use anitrack_pg as pg;

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anitrack_conformance::harness::{ADMIN_URL_ENV, SERVER_BIN_ENV};
-use anitrack_conformance::pg::PgCluster;
+use anitrack_pg::PgCluster;
 use anyhow::{Context, bail};
 
 use crate::{client, deny, openapi, workspace};

@@ -1,14 +1,19 @@
 //! `cargo xtask dev`: AniTrack on this machine, from a fresh clone.
 //!
-//! A private PostgreSQL cluster under `target/dev-pg/` (created on the first
-//! run, reused after) on a free loopback port, or `$DATABASE_URL` when set;
-//! migrations; a demo account with API access and a fresh token; then the
-//! server in the foreground. Ctrl-C stops the server and PostgreSQL.
+//! A private PostgreSQL cluster (created on the first run, reused after) on
+//! a free loopback port, or `$DATABASE_URL` when set; migrations; a demo
+//! account with API access and a fresh token; then the server in the
+//! foreground. Ctrl-C stops the server and PostgreSQL.
+//!
+//! The cluster lives where its server can reach it (`anitrack_pg::state_home`):
+//! `target/dev-pg/` for an ordinary user; as root, where PostgreSQL runs as
+//! the `postgres` user and a clone under `/root` (mode 700) is closed to
+//! it, `/var/tmp/anitrack-pg/dev-<clone>-<hash of its path>/`.
 
 use std::net::SocketAddr;
 use std::process::Command;
 
-use anitrack_conformance::pg::{ClusterOptions, PgCluster};
+use anitrack_pg::{ClusterOptions, PgCluster};
 use anyhow::{Context, bail};
 
 use crate::workspace;
@@ -49,21 +54,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {
             crate::install::ensure_postgresql("dev")?;
-            let data_dir = root.join("target").join("dev-pg").join("data");
-            println!("dev: starting PostgreSQL in {}", data_dir.display());
+            let in_clone = root.join("target").join("dev-pg");
+            let home = anitrack_pg::state_home("dev", &root, in_clone.clone())?;
+            println!(
+                "dev: starting PostgreSQL in {} ({})",
+                home.dir.display(),
+                home.reason
+            );
+            if home.dir != in_clone && in_clone.join("data").join("PG_VERSION").exists() {
+                println!(
+                    "dev: {} holds an earlier dev cluster, no longer used; delete it when \
+                     you no longer need its data",
+                    in_clone.display()
+                );
+            }
             let cluster = PgCluster::start(ClusterOptions {
-                data_dir,
+                data_dir: home.dir.join("data"),
                 durable: true,
                 port: None,
             })?;
-            let exists = cluster.psql(
-                "postgres",
-                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
-            )?;
+            let exists = cluster.sql("postgres")?.run(&format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+            ))?;
             if exists.trim().is_empty() {
                 cluster.create_database(DATABASE, None)?;
             }
-            println!("dev: PostgreSQL on port {}", cluster.port());
+            println!(
+                "dev: PostgreSQL on port {}, log {}",
+                cluster.port(),
+                cluster.log_file().display()
+            );
             (cluster.url(DATABASE), Some(cluster))
         }
     };

@@ -59,7 +59,7 @@ pub fn is_executable(path: &str) -> bool {
 /// PostgreSQL's server binaries (initdb, pg_ctl, postgres, psql).
 pub fn ensure_postgresql(who: &str) -> Result<()> {
     ensure_debian_packages(who, "PostgreSQL", &["postgresql"], || {
-        anitrack_conformance::pg::PgBinaries::find().is_ok()
+        anitrack_pg::PgBinaries::find().is_ok()
     })
 }
 

@@ -20,8 +20,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run AniTrack locally: a private PostgreSQL under target/, a demo
-    /// account and token, and the server on 127.0.0.1:8080.
+    /// Run AniTrack locally: a private PostgreSQL (under target/, or under
+    /// /var/tmp/anitrack-pg/ as root), a demo account and token, and the
+    /// server on 127.0.0.1:8080.
     Dev(dev::Args),
     /// The CI gate: fmt, clippy, dependency licenses/bans/sources (cargo
     /// deny), spec/client staleness, unit tests and the conformance suite
@@ -37,8 +38,9 @@ enum Command {
         #[command(subcommand)]
         action: client::Action,
     },
-    /// Benchmarks: release build, private PostgreSQL, seeded data, load
-    /// from wrk/pgbench/an open-loop generator; writes target/bench/results.json.
+    /// Benchmarks: builds the release server and the bench (xtask/bench)
+    /// and runs it: private PostgreSQL, seeded data, load from
+    /// wrk/pgbench/an open-loop generator; writes target/bench/results.json.
     Bench(bench::Args),
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::{Catalog, Server, client_over, run_server_cli};
-use anitrack_conformance::pg::PgCluster;
+use anitrack_conformance::pg::{PgCluster, Psql};
 use anitrack_conformance::world::{
     DEMON_SLAYER, FMAB, World, new_entry, notes, patch, patch_notes,
 };
@@ -34,8 +34,9 @@ fn lock_table(database_url: &str, table: &str, hold: Duration) -> std::process::
         "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({}); COMMIT;",
         hold.as_secs_f64()
     );
-    let child = std::process::Command::new("psql")
-        .args([database_url, "-Xq", "-c", &sql])
+    let child = Psql::new(database_url)
+        .expect("psql")
+        .command(&sql)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("psql");
@@ -545,7 +546,7 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
     let rows: Vec<(i64, i64, String, String)> = stored
         .lines()
         .filter_map(|line| {
-            let parts: Vec<&str> = line.split('\t').collect();
+            let parts: Vec<&str> = line.splitn(4, '\t').collect();
             Some((
                 parts.first()?.parse().ok()?,
                 parts.get(1)?.parse().ok()?,

@@ -37,7 +37,7 @@ fn cluster() -> &'static TlsCluster {
 
 fn start_cluster() -> anyhow::Result<TlsCluster> {
     let pg = PgCluster::start_temporary_tls()?;
-    harness::stop_when_process_exits(&pg)?;
+    pg.stop_when_this_process_exits()?;
     let ca_file = pg
         .tls_ca_file()
         .ok_or_else(|| anyhow::anyhow!("the TLS cluster has no CA file"))?
@@ -45,7 +45,7 @@ fn start_cluster() -> anyhow::Result<TlsCluster> {
     let unrelated_ca_file = ca_file.with_file_name("unrelated-ca.crt");
     std::fs::write(
         &unrelated_ca_file,
-        anitrack_conformance::pg_tls::unrelated_ca_pem()?,
+        anitrack_conformance::pg::tls::unrelated_ca_pem()?,
     )?;
     let cluster = TlsCluster {
         pg,
@@ -133,15 +133,14 @@ async fn require_serves_a_real_flow_over_tls() {
     // The server's own pooled connections, as PostgreSQL sees them.
     let backends = cluster
         .pg
-        .psql(
-            "postgres",
-            &format!(
-                "SELECT count(*), bool_and(s.ssl), min(s.version) \
+        .sql("postgres")
+        .unwrap()
+        .run(&format!(
+            "SELECT count(*), bool_and(s.ssl), min(s.version) \
                  FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
                  WHERE a.application_name = 'anitrack-server' AND a.datname = '{}'",
-                cluster.served_database
-            ),
-        )
+            cluster.served_database
+        ))
         .unwrap();
     let fields: Vec<&str> = backends.trim().split('|').collect();
     assert!(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anitrack_conformance::pg::free_loopback_port;
+use anitrack_pg::free_loopback_port;
 use anyhow::{Context as _, Result, bail};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);

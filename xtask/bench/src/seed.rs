@@ -6,9 +6,10 @@
 //!   the power user can have `power_entries` *live* entries (one live entry
 //!   per account and anime is enforced by a partial unique index);
 //! * `accounts` bench users `bench<N>@bench.test`, account id N, all with
-//!   the same real Argon2id hash of [`PASSWORD`] (hashed once: it is slow);
-//! * `tokens_per_account` real tokens each (minted by the server's
-//!   `auth::token::mint`, only the SHA-256 stored), token id
+//!   the same real Argon2id hash of [`PASSWORD`], made once by the server's
+//!   own `user create` (hashing is slow);
+//! * `tokens_per_account` real tokens each (minted to the published format
+//!   by `tokens.rs`, only the SHA-256 stored), token id
 //!   `(N - 1) * tokens_per_account + j + 1`;
 //! * `entries_per_account` entries each, on demo anime
 //!   `lo + (N + 8k) % cnt` (k = 0 is the account's *read target*, k = j is
@@ -21,13 +22,18 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use anitrack_conformance::pg::PgCluster;
-use anitrack_server::auth::{password, token};
+use anitrack_pg::{PgCluster, Psql};
 use anyhow::{Context as _, Result, bail};
+
+use crate::cli::ServerCli;
+use crate::tokens;
 
 /// Every seeded account's password.
 pub const PASSWORD: &str = "anitrack-bench-password";
 pub const POWER_EMAIL: &str = "power@bench.test";
+/// The account whose password hash every bench account gets; removed
+/// before the bench accounts are made.
+const HASH_SOURCE_EMAIL: &str = "hash-source@bench.test";
 
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
@@ -90,26 +96,19 @@ pub fn seed(
     let started = Instant::now();
     cluster.create_database(database, None)?;
     let url = cluster.url(database);
-    let cli = |args: &[&str]| -> Result<()> {
-        let out = std::process::Command::new(server_bin)
-            .arg("--database-url")
-            .arg(&url)
-            .args(args)
-            .output()
-            .with_context(|| format!("running {}", server_bin.display()))?;
-        if !out.status.success() {
-            bail!(
-                "anitrack-server {args:?} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
+    let cli = ServerCli {
+        bin: server_bin,
+        database_url: &url,
     };
-    cli(&["migrate"])?;
-    cli(&["catalog", "import", &demo_catalog.to_string_lossy()])?;
+    cli.run(&["migrate"], None)?;
+    let sql = cluster.sql(database)?;
+    cli.run(
+        &["catalog", "import", &demo_catalog.to_string_lossy()],
+        None,
+    )?;
     step("migrated, demo catalog imported", started);
 
-    let bounds = cluster.psql(database, "SELECT min(id), max(id), count(*) FROM anime")?;
+    let bounds = sql.run("SELECT min(id), max(id), count(*) FROM anime")?;
     let nums: Vec<i64> = bounds
         .trim()
         .split('|')
@@ -122,8 +121,7 @@ pub fn seed(
         bail!("demo anime ids are not contiguous ({lo}..={hi}, {cnt} rows)");
     }
     let synthetic = sizes.catalog.saturating_sub(cnt as usize);
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, format, status, episodes, \
                duration, season, season_year, synopsis, cover_image_url, site_url, search_text, source_hash) \
@@ -139,13 +137,9 @@ pub fn seed(
     )?;
     step(&format!("{synthetic} synthetic anime"), started);
 
-    let hash = password::hash_blocking(PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if hash.contains('\'') {
-        bail!("unexpected quote in a PHC string");
-    }
+    let hash = server_password_hash(&cli, &sql)?;
     let accounts = sizes.accounts;
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO accounts (email, name, password_hash, created_at) \
              SELECT 'bench' || g || '@bench.test', 'Bench User ' || g, '{hash}', \
@@ -153,8 +147,7 @@ pub fn seed(
              INSERT INTO accounts (email, name, password_hash) VALUES ('{POWER_EMAIL}', 'Power User', '{hash}');"
         ),
     )?;
-    let check = cluster.psql(
-        database,
+    let check = sql.run(
         &format!(
             "SELECT count(*) FROM accounts WHERE email = 'bench' || id || '@bench.test' AND id <= {accounts}"
         ),
@@ -168,14 +161,19 @@ pub fn seed(
     let power_id = accounts as i64 + 1;
     step(&format!("{} accounts", accounts + 1), started);
 
-    // Tokens: minted by the server's code, inserted in id order.
+    // Tokens: minted to the published format (see tokens.rs), inserted in
+    // id order.
     let mut copy = String::from("COPY api_tokens (account_id, name, token_hash) FROM STDIN;\n");
     let mut users = Vec::with_capacity(accounts);
     for a in 1..=accounts as i64 {
         let mut tokens = Vec::with_capacity(sizes.tokens_per_account);
         for j in 0..sizes.tokens_per_account {
-            let minted = token::mint();
-            let _ = writeln!(copy, "{a}\tSync tool {j}\t\\\\x{}", hex(&minted.hash.0));
+            let minted = tokens::mint();
+            let _ = writeln!(
+                copy,
+                "{a}\tSync tool {j}\t\\\\x{}",
+                tokens::hex(&minted.hash)
+            );
             tokens.push(minted.plain);
         }
         users.push(User {
@@ -188,19 +186,18 @@ pub fn seed(
     }
     let mut power_tokens = Vec::with_capacity(sizes.power_tokens);
     for j in 0..sizes.power_tokens {
-        let minted = token::mint();
+        let minted = tokens::mint();
         let _ = writeln!(
             copy,
             "{power_id}\tPower tool {j}\t\\\\x{}",
-            hex(&minted.hash.0)
+            tokens::hex(&minted.hash)
         );
         power_tokens.push(minted.plain);
     }
     copy.push_str("\\.\n");
-    cluster.psql(database, &copy)?;
+    sql.run(&copy)?;
     let per = sizes.tokens_per_account;
-    let check = cluster.psql(
-        database,
+    let check = sql.run(
         &format!(
             "SELECT count(*) FROM api_tokens WHERE account_id <> 1 + (id - 1) / {per} AND account_id <= {accounts}"
         ),
@@ -215,8 +212,7 @@ pub fn seed(
 
     // Entries: bench users on demo anime, the power user on everything.
     let statuses = "(ARRAY['watching','completed','on_hold','dropped','plan_to_watch'])";
-    cluster.psql(
-        database,
+    sql.run(
         &format!(
             "INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
                started_at, created_at, updated_at) \
@@ -244,12 +240,9 @@ pub fn seed(
             pd = sizes.power_deleted,
         ),
     )?;
-    let live = cluster.psql(
-        database,
-        &format!(
-            "SELECT count(*) FROM list_entries WHERE account_id = {power_id} AND deleted_at IS NULL"
-        ),
-    )?;
+    let live = sql.run(&format!(
+        "SELECT count(*) FROM list_entries WHERE account_id = {power_id} AND deleted_at IS NULL"
+    ))?;
     if live.trim() != sizes.power_entries.to_string() {
         bail!(
             "the power user has {} live entries, not {}",
@@ -266,13 +259,10 @@ pub fn seed(
     );
 
     // Entry ids for PATCH: entry k of account a, k < tokens_per_account.
-    let rows = cluster.psql(
-        database,
-        &format!(
-            "SELECT account_id, anime_id, id FROM list_entries \
+    let rows = sql.run(&format!(
+        "SELECT account_id, anime_id, id FROM list_entries \
              WHERE account_id <= {accounts} AND deleted_at IS NULL"
-        ),
-    )?;
+    ))?;
     let mut ids: HashMap<(i64, i64), i64> = HashMap::with_capacity(accounts * 20);
     for line in rows.lines() {
         let v: Vec<i64> = line.split('|').filter_map(|x| x.parse().ok()).collect();
@@ -290,7 +280,7 @@ pub fn seed(
         }
     }
 
-    cluster.psql(database, "VACUUM ANALYZE;")?;
+    sql.run("VACUUM ANALYZE;")?;
     step("vacuumed and analyzed", started);
     Ok(Dataset {
         users,
@@ -301,12 +291,45 @@ pub fn seed(
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+/// One real Argon2id hash of [`PASSWORD`], made by the server itself: an
+/// account created through its CLI, whose hash is read and which is then
+/// removed again (with the identity counters reset, so that bench account
+/// N still gets id N). On the way, a token minted by the server's CLI
+/// must have the shape the bench mints (see tokens.rs).
+fn server_password_hash(cli: &ServerCli, sql: &Psql) -> Result<String> {
+    cli.run(
+        &[
+            "user",
+            "create",
+            "--email",
+            HASH_SOURCE_EMAIL,
+            "--name",
+            "Bench hash source",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    )?;
+    let token = cli.token_create(HASH_SOURCE_EMAIL, "bench format check")?;
+    if !tokens::is_well_formed(&token) {
+        bail!(
+            "the server minted a token of another shape than the bench mints ({} characters, \
+             starting {:?}); update xtask/bench/src/tokens.rs",
+            token.len(),
+            token.get(..4).unwrap_or_default()
+        );
     }
-    s
+    let hash = sql.value(&format!(
+        "SELECT password_hash FROM accounts WHERE email = '{HASH_SOURCE_EMAIL}'"
+    ))?;
+    if !hash.starts_with("$argon2") || hash.contains('\'') {
+        bail!("unexpected password hash from the server: {hash:?}");
+    }
+    sql.run(&format!(
+        "DELETE FROM accounts WHERE email = '{HASH_SOURCE_EMAIL}';\n\
+         SELECT setval(pg_get_serial_sequence('accounts', 'id'), 1, false);\n\
+         SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), 1, false);"
+    ))?;
+    Ok(hash)
 }
 
 /// A deterministic shuffle (xorshift), so runs are comparable.

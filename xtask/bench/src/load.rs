@@ -81,7 +81,7 @@ impl Stats {
 }
 
 /// The wrk script: rotates through a lines file, prints a JSON summary.
-const WRK_SCRIPT: &str = r#"-- Written by `cargo xtask bench` (xtask/src/bench/load.rs).
+const WRK_SCRIPT: &str = r#"-- Written by `cargo xtask bench` (xtask/bench/src/load.rs).
 -- wrk -s THIS URL -- LINES_FILE METHOD START_OFFSET [BODY_TEMPLATE]
 -- LINES_FILE holds PATH<TAB>TOKEN<TAB>ARG per line. Each thread walks the
 -- lines in order from its own offset; TOKEN (when not empty) goes into
