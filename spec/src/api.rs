@@ -202,7 +202,7 @@ pub trait AniTrackApi {
     /// that does not parse, like a 503 and retry. A client that takes no
     /// data for 30 seconds has its transfer cut the same way; the server
     /// buffers about 1 MiB for a client that reads slowly, never the whole
-    /// list. An account streams at most 2 lists at once per server (a third
+    /// list. An account is sent at most 4 lists at once per server (a fifth
     /// is a 503 with `Retry-After`).
     #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entries(

@@ -252,6 +252,21 @@ mod tests {
     }
 
     #[test]
+    fn the_list_stream_limit_the_document_states_is_the_enforced_one() {
+        let document = openapi().unwrap();
+        let list = operations(&document)
+            .into_iter()
+            .find(|(_, _, op)| op["operationId"] == "list_entries")
+            .map(|(_, _, op)| op["description"].as_str().unwrap().to_string())
+            .unwrap();
+        let stated = format!(
+            "at most {} lists at once",
+            crate::limits::LIST_STREAMS_PER_ACCOUNT
+        );
+        assert!(list.contains(&stated), "{list}");
+    }
+
+    #[test]
     fn the_token_limits_the_document_states_are_the_enforced_ones() {
         use crate::limits::{TOKEN_CREATIONS_PER_HOUR, TOKENS_ACTIVE_MAX};
         let document = openapi().unwrap();

@@ -32,6 +32,10 @@ pub const SEARCH_LIMIT_MAX: i64 = 100;
 /// `Retry-After` is at least this many seconds.
 pub const RETRY_AFTER_MIN: i64 = 1;
 
+/// `GET /list` bodies one account may be sent at once by one server (a
+/// streamed list holds a database connection while the client reads).
+pub const LIST_STREAMS_PER_ACCOUNT: usize = 4;
+
 /// Active (unrevoked) tokens an account may hold at once. Creating one more
 /// (`POST /auth/token`, the settings page, the operator CLI) is refused
 /// until one is revoked.
