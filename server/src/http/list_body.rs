@@ -32,21 +32,24 @@ pub async fn body(mut entries: Entries) -> Result<Body, Error> {
     array.push(&first).await.map_err(unexpected)?;
     tokio::spawn(
         async move {
-            let written = write_rest(&mut array, &mut entries).await;
-            // Logged before `array` drops and cuts the transfer, so the line
-            // is written by the time the client sees the cut.
-            let outcome = match written {
-                Ok(()) => array.close().await.map_err(Unfinished::Write),
+            match write_rest(&mut array, &mut entries).await {
+                Ok(()) => {
+                    // Every row is read: the connection and the stream's
+                    // place go back before the client sees the end, so its
+                    // next list is admitted at once.
+                    entries.finish().await;
+                    if let Err(error) = array.close().await {
+                        log(&Unfinished::Write(error));
+                    }
+                }
                 Err(unfinished) => {
+                    // Logged before `array` drops and cuts the transfer, so
+                    // the line is written by the time the client sees the cut.
                     log(&unfinished);
                     drop(array);
-                    Ok(())
+                    entries.finish().await;
                 }
-            };
-            if let Err(unfinished) = outcome {
-                log(&unfinished);
             }
-            entries.finish().await;
         }
         .instrument(tracing::Span::current()),
     );
