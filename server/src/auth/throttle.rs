@@ -28,8 +28,10 @@ pub const HOUR_SECS: u32 = 3600;
 /// At most this many keys are remembered as blocked (about 10 MB); past it,
 /// refusals fall back to the database, which stays exact.
 const BLOCKLIST_MAX: usize = 100_000;
-/// At most this many tokens are remembered as recently authenticated.
-const FAMILIAR_MAX: usize = 50_000;
+/// At most this many tokens are remembered as recently authenticated
+/// (about 8 MB); past it, the oldest make room, so a busy instance never
+/// stops learning its tokens.
+const FAMILIAR_MAX: usize = 250_000;
 /// A token stays familiar this long after its last success here.
 const FAMILIAR_FOR: Duration = Duration::from_secs(15 * 60);
 
@@ -98,7 +100,10 @@ struct Blocked {
 /// This instance's memory of rate limits and tokens.
 pub struct Throttle {
     blocked: Mutex<HashMap<String, Blocked>>,
-    familiar: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Keyed by the first 8 bytes of the token's hash: this only chooses a
+    /// lane, and a made-up token that shared a real token's 8 bytes could
+    /// only be made by someone who knows that token's hash.
+    familiar: Mutex<HashMap<u64, Instant>>,
     /// Database lookups of tokens not familiar here.
     unfamiliar_lane: Arc<Semaphore>,
     /// How long an unfamiliar token waits for the lane before a 503.
@@ -162,7 +167,7 @@ impl Throttle {
         self.familiar
             .lock()
             .ok()
-            .and_then(|f| f.get(hash).copied())
+            .and_then(|f| f.get(&familiar_key(hash)).copied())
             .is_some_and(|at| at.elapsed() < FAMILIAR_FOR)
     }
 
@@ -170,13 +175,19 @@ impl Throttle {
         let Ok(mut familiar) = self.familiar.lock() else {
             return;
         };
-        if familiar.len() >= FAMILIAR_MAX && !familiar.contains_key(hash) {
+        let key = familiar_key(hash);
+        if familiar.len() >= FAMILIAR_MAX && !familiar.contains_key(&key) {
+            // Make room: first what has expired, then all but the most
+            // recent, then (only if every entry is that recent) everything.
             familiar.retain(|_, at| at.elapsed() < FAMILIAR_FOR);
             if familiar.len() >= FAMILIAR_MAX {
-                return;
+                familiar.retain(|_, at| at.elapsed() < FAMILIAR_FOR / 8);
+            }
+            if familiar.len() >= FAMILIAR_MAX {
+                familiar.clear();
             }
         }
-        familiar.insert(*hash, Instant::now());
+        familiar.insert(key, Instant::now());
     }
 
     /// A place in the lane for an unfamiliar token's lookup, or a 503 when
@@ -188,6 +199,12 @@ impl Throttle {
             .and_then(Result::ok)
             .ok_or(Error::Busy("token lookups are saturated"))
     }
+}
+
+fn familiar_key(hash: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// A browser that signed in to an account before, as its signed device
@@ -332,6 +349,22 @@ mod tests {
         memory.remember("short", &limit(6, 0));
         // A window reported as ending now is still held for a second.
         assert!(memory.blocked("short").is_some());
+    }
+
+    #[test]
+    fn a_full_memory_of_familiar_tokens_still_learns_new_ones() {
+        let memory = Throttle::new(1, Duration::from_millis(10));
+        let hash = |n: usize| {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            h
+        };
+        for n in 0..=FAMILIAR_MAX {
+            memory.make_familiar(&hash(n));
+        }
+        let newest = hash(FAMILIAR_MAX + 1);
+        memory.make_familiar(&newest);
+        assert!(memory.is_familiar(&newest));
     }
 
     #[test]
