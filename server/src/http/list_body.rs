@@ -47,6 +47,7 @@ pub async fn body(mut entries: Entries) -> Result<Body, Error> {
                     // the line is written by the time the client sees the cut.
                     log(&unfinished);
                     drop(array);
+                    entries.end_transfer();
                     entries.finish().await;
                 }
             }

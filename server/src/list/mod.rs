@@ -158,7 +158,7 @@ pub async fn list(
         rows,
         client,
         done: false,
-        _permit: permit,
+        permit,
         stall: streams.stall,
     })
 }
@@ -171,7 +171,7 @@ pub struct Entries {
     /// A finished RowStream must not be polled again (it reports the closed
     /// channel as an error).
     done: bool,
-    _permit: streams::StreamPermit,
+    permit: streams::StreamPermit,
     /// How long the client may take no data before the transfer is cut.
     pub stall: std::time::Duration,
 }
@@ -189,6 +189,12 @@ impl Entries {
                 Ok(None)
             }
         }
+    }
+
+    /// The client is done with the transfer (see
+    /// [`streams::StreamPermit::end_transfer`]).
+    pub fn end_transfer(&mut self) {
+        self.permit.end_transfer();
     }
 
     /// Reads what is left, so the connection goes back to the pool idle,

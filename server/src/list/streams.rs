@@ -27,11 +27,20 @@ pub struct Streams {
     pub stall: Duration,
 }
 
-/// A stream's place; released when the producer is done with the rows.
+/// A stream's place: the account's count until the transfer ends, the
+/// lane until the producer is done with the connection.
 pub struct StreamPermit {
     _lane: OwnedSemaphorePermit,
-    per_account: Arc<Mutex<HashMap<i64, usize>>>,
-    account_id: i64,
+    account: AccountCount,
+}
+
+impl StreamPermit {
+    /// The client is done with the transfer (it ended, was cut, or the
+    /// client left): the account may start another while this one's
+    /// connection is still drained.
+    pub fn end_transfer(&mut self) {
+        self.account.release();
+    }
 }
 
 /// Gives one of an account's streams back.
@@ -44,12 +53,6 @@ fn release(per_account: &Mutex<HashMap<i64, usize>>, account_id: i64) {
         if *count == 0 {
             counts.remove(&account_id);
         }
-    }
-}
-
-impl Drop for StreamPermit {
-    fn drop(&mut self) {
-        release(&self.per_account, self.account_id);
     }
 }
 
@@ -76,44 +79,44 @@ impl Streams {
             }
             *count += 1;
         }
-        // From here the count is ours: the permit (or this guard) gives it back.
-        let guard = AccountCount {
+        // From here the count is ours: the permit (or this guard, if the
+        // lane refuses) gives it back.
+        let account = AccountCount {
             per_account: self.per_account.clone(),
             account_id,
-            armed: true,
+            held: true,
         };
         let lane = tokio::time::timeout(self.wait, self.lane.clone().acquire_owned())
             .await
             .ok()
             .and_then(Result::ok)
             .ok_or(Error::Busy("list streams"))?;
-        Ok(guard.into_permit(lane))
+        Ok(StreamPermit {
+            _lane: lane,
+            account,
+        })
     }
 }
 
-/// Gives an account's count back if admission fails half-way.
+/// One of an account's streams, given back once.
 struct AccountCount {
     per_account: Arc<Mutex<HashMap<i64, usize>>>,
     account_id: i64,
-    armed: bool,
+    held: bool,
 }
 
 impl AccountCount {
-    fn into_permit(mut self, lane: OwnedSemaphorePermit) -> StreamPermit {
-        self.armed = false;
-        StreamPermit {
-            _lane: lane,
-            per_account: self.per_account.clone(),
-            account_id: self.account_id,
+    fn release(&mut self) {
+        if self.held {
+            self.held = false;
+            release(&self.per_account, self.account_id);
         }
     }
 }
 
 impl Drop for AccountCount {
     fn drop(&mut self) {
-        if self.armed {
-            release(&self.per_account, self.account_id);
-        }
+        self.release();
     }
 }
 
