@@ -18,6 +18,11 @@ use crate::error::Error;
 /// Lists one account may stream at once on one instance.
 pub use anitrack_spec::limits::LIST_STREAMS_PER_ACCOUNT as PER_ACCOUNT;
 
+/// How long a request waits for one of its account's streams to end...
+const ACCOUNT_WAIT: Duration = Duration::from_millis(500);
+/// ...looking this often (a rare path: polling is simpler than a wakeup).
+const ACCOUNT_POLL: Duration = Duration::from_millis(10);
+
 /// The limits, shared by every request of an instance.
 pub struct Streams {
     lane: Arc<Semaphore>,
@@ -67,17 +72,29 @@ impl Streams {
         }
     }
 
+    /// One more of the account's streams, if it has one left.
+    fn count_one(&self, account_id: i64) -> Result<bool, Error> {
+        let mut counts = self
+            .per_account
+            .lock()
+            .map_err(|_| Error::Busy("list streams"))?;
+        let count = counts.entry(account_id).or_insert(0);
+        if *count >= PER_ACCOUNT {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
+    }
+
     pub async fn admit(&self, account_id: i64) -> Result<StreamPermit, Error> {
-        {
-            let mut counts = self
-                .per_account
-                .lock()
-                .map_err(|_| Error::Busy("list streams"))?;
-            let count = counts.entry(account_id).or_insert(0);
-            if *count >= PER_ACCOUNT {
+        // A client that gave up on its transfers and asks again at once may
+        // find them still ending; it waits a moment rather than getting 503.
+        let deadline = tokio::time::Instant::now() + ACCOUNT_WAIT;
+        while !self.count_one(account_id)? {
+            if tokio::time::Instant::now() >= deadline {
                 return Err(Error::Busy("this account's list streams"));
             }
-            *count += 1;
+            tokio::time::sleep(ACCOUNT_POLL).await;
         }
         // From here the count is ours: the permit (or this guard, if the
         // lane refuses) gives it back.
@@ -139,6 +156,21 @@ mod tests {
         );
         drop(first);
         assert!(streams.admit(1).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_place_freed_a_moment_later_is_waited_for() {
+        let streams = Streams::new(8, Duration::from_millis(10), Duration::from_secs(1));
+        let mut held = Vec::new();
+        for _ in 0..PER_ACCOUNT {
+            held.push(streams.admit(7).await.unwrap());
+        }
+        let ending = held.pop().unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(ending);
+        });
+        assert!(streams.admit(7).await.is_ok());
     }
 
     #[tokio::test]
