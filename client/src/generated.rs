@@ -102,6 +102,59 @@ pub mod types {
             Default::default()
         }
     }
+    ///What happened to an entry.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum ChangeOp {
+        ///The entry was added or changed: `entry` holds its state now.
+        #[serde(rename = "upsert")]
+        Upsert,
+        ///The entry was deleted: `entry` is null. Its anime may be on the list again under a new entry id.
+        #[serde(rename = "delete")]
+        Delete,
+    }
+    impl ::std::fmt::Display for ChangeOp {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Upsert => f.write_str("upsert"),
+                Self::Delete => f.write_str("delete"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ChangeOp {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "upsert" => Ok(Self::Upsert),
+                "delete" => Ok(Self::Delete),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ChangeOp {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ChangeOp {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Error information. `message` is always present; `errors` only on 422 validation failures, keyed by request field name, each with one or more English sentences. Other keys may be added within v1.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Error {
@@ -135,11 +188,49 @@ pub mod types {
             Default::default()
         }
     }
+    ///One entry's latest change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListChange {
+        ///AniTrack's anime id of the entry.
+        pub anime_id: i64,
+        ///The entry as it is now; null for a `delete`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub entry: ::std::option::Option<ListEntry>,
+        ///The entry's id.
+        pub entry_id: i64,
+        ///`upsert` or `delete`.
+        pub op: ChangeOp,
+        ///The entry's revision after this change (the `rev` of its last representation; a delete is a revision too).
+        pub rev: i64,
+    }
+    impl ListChange {
+        pub fn builder() -> builder::ListChange {
+            Default::default()
+        }
+    }
+    ///A page of the change feed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ListChanges {
+        ///Changes in the order they became visible; each entry at most once, with its latest state.
+        pub data: ::std::vec::Vec<ListChange>,
+        ///More changes are waiting: ask again at once with `next_cursor`.
+        pub has_more: bool,
+        ///Where to continue: pass it as `cursor` to get the next page (when `has_more`) or, from the last page, the changes made afterwards. Opaque: store it as given.
+        pub next_cursor: ::std::string::String,
+    }
+    impl ListChanges {
+        pub fn builder() -> builder::ListChanges {
+            Default::default()
+        }
+    }
     ///The token owner's list entries, most recently updated first (ties by id, descending).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ListEntries {
         ///The entries.
         pub data: ::std::vec::Vec<ListEntry>,
+        ///Only when a page was asked for (`limit` or `cursor`): the `cursor` of the next page, or null on the last one. (Added to v1 after its first publication.)
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
     }
     impl ListEntries {
         pub fn builder() -> builder::ListEntries {
@@ -169,6 +260,8 @@ pub mod types {
         pub notes: ::std::option::Option<::std::string::String>,
         ///Episodes watched.
         pub progress: i32,
+        ///Revision: 1 when the entry is added, one more on every change (its deletion included, as seen in `GET /list/changes`). (Added to v1 after its first publication.)
+        pub rev: i64,
         ///Completed rewatches.
         pub rewatch_count: i32,
         ///0–100 (the UI divides by ten); null when unscored.
@@ -1086,13 +1179,185 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ListChange {
+            anime_id: ::std::result::Result<i64, ::std::string::String>,
+            entry: ::std::result::Result<
+                ::std::option::Option<super::ListEntry>,
+                ::std::string::String,
+            >,
+            entry_id: ::std::result::Result<i64, ::std::string::String>,
+            op: ::std::result::Result<super::ChangeOp, ::std::string::String>,
+            rev: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for ListChange {
+            fn default() -> Self {
+                Self {
+                    anime_id: Err("no value supplied for anime_id".to_string()),
+                    entry: Ok(Default::default()),
+                    entry_id: Err("no value supplied for entry_id".to_string()),
+                    op: Err("no value supplied for op".to_string()),
+                    rev: Err("no value supplied for rev".to_string()),
+                }
+            }
+        }
+        impl ListChange {
+            pub fn anime_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.anime_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for anime_id: {e}"));
+                self
+            }
+            pub fn entry<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ListEntry>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.entry = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for entry: {e}"));
+                self
+            }
+            pub fn entry_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.entry_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for entry_id: {e}"));
+                self
+            }
+            pub fn op<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ChangeOp>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.op = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for op: {e}"));
+                self
+            }
+            pub fn rev<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rev = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rev: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListChange> for super::ListChange {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListChange,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    anime_id: value.anime_id?,
+                    entry: value.entry?,
+                    entry_id: value.entry_id?,
+                    op: value.op?,
+                    rev: value.rev?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ListChange> for ListChange {
+            fn from(value: super::ListChange) -> Self {
+                Self {
+                    anime_id: Ok(value.anime_id),
+                    entry: Ok(value.entry),
+                    entry_id: Ok(value.entry_id),
+                    op: Ok(value.op),
+                    rev: Ok(value.rev),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ListChanges {
+            data: ::std::result::Result<::std::vec::Vec<super::ListChange>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ListChanges {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Err("no value supplied for next_cursor".to_string()),
+                }
+            }
+        }
+        impl ListChanges {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ListChange>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ListChanges> for super::ListChanges {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ListChanges,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ListChanges> for ListChanges {
+            fn from(value: super::ListChanges) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ListEntries {
             data: ::std::result::Result<::std::vec::Vec<super::ListEntry>, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ListEntries {
             fn default() -> Self {
                 Self {
                     data: Err("no value supplied for data".to_string()),
+                    next_cursor: Ok(Default::default()),
                 }
             }
         }
@@ -1107,19 +1372,33 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for data: {e}"));
                 self
             }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<ListEntries> for super::ListEntries {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ListEntries,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { data: value.data? })
+                Ok(Self {
+                    data: value.data?,
+                    next_cursor: value.next_cursor?,
+                })
             }
         }
         impl ::std::convert::From<super::ListEntries> for ListEntries {
             fn from(value: super::ListEntries) -> Self {
                 Self {
                     data: Ok(value.data),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -1143,6 +1422,7 @@ pub mod types {
                 ::std::string::String,
             >,
             progress: ::std::result::Result<i32, ::std::string::String>,
+            rev: ::std::result::Result<i64, ::std::string::String>,
             rewatch_count: ::std::result::Result<i32, ::std::string::String>,
             score: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
             started_at: ::std::result::Result<
@@ -1171,6 +1451,7 @@ pub mod types {
                     is_rewatching: Err("no value supplied for is_rewatching".to_string()),
                     notes: Ok(Default::default()),
                     progress: Err("no value supplied for progress".to_string()),
+                    rev: Err("no value supplied for rev".to_string()),
                     rewatch_count: Err("no value supplied for rewatch_count".to_string()),
                     score: Ok(Default::default()),
                     started_at: Ok(Default::default()),
@@ -1271,6 +1552,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for progress: {e}"));
                 self
             }
+            pub fn rev<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rev = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rev: {e}"));
+                self
+            }
             pub fn rewatch_count<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<i32>,
@@ -1347,6 +1638,7 @@ pub mod types {
                     is_rewatching: value.is_rewatching?,
                     notes: value.notes?,
                     progress: value.progress?,
+                    rev: value.rev?,
                     rewatch_count: value.rewatch_count?,
                     score: value.score?,
                     started_at: value.started_at?,
@@ -1368,6 +1660,7 @@ pub mod types {
                     is_rewatching: Ok(value.is_rewatching),
                     notes: Ok(value.notes),
                     progress: Ok(value.progress),
+                    rev: Ok(value.rev),
                     rewatch_count: Ok(value.rewatch_count),
                     score: Ok(value.score),
                     started_at: Ok(value.started_at),
@@ -2292,13 +2585,23 @@ impl Client {
 
     The body is sent while it is read from the database (chunked transfer encoding, no `Content-Length`), so large lists start arriving early. Errors found up to the first entry are ordinary error responses. If the server fails after that, it cuts the connection before the end of the body (no final chunk, and the JSON document is incomplete) rather than ending the body early: treat a broken transfer, or a body that does not parse, like a 503 and retry. A client that takes no data for 30 seconds has its transfer cut the same way; the server buffers about 1 MiB for a client that reads slowly, never the whole list. An account is sent at most 4 lists at once per server (a fifth is a 503 with `Retry-After`).
 
+    Pages: with `limit` or `cursor` the answer is one page of the same order, `{"data": [...], "next_cursor": ...}`, `next_cursor` null on the last page (an entry updated while a client pages may move to an earlier page: to keep a copy in step, use `GET /list/changes`). A malformed or foreign `cursor`, or a `limit` outside 1–1000, is 422.
+
+    Every answer carries an `ETag`; with `If-None-Match` holding it, the answer is `304 Not Modified` (no body) while the list is unchanged.
+
     Sends a `GET` request to `/api/v1/list`
 
     Arguments:
+    - `cursor`: The `next_cursor` of the previous page. A cursor that was not issued to this account is 422. (Added to v1 after its first publication.)
+    - `limit`: Entries per page, 1 to 1000 (default 500 when only `cursor` is given). With `limit` or `cursor` the answer is one page and carries `next_cursor`; without both, the whole list. (Added to v1 after its first publication.)
     - `status`: Only entries with this status: one of `watching`, `completed`, `on_hold`, `dropped`, `plan_to_watch` (anything else is 422).
+    - `if_none_match`: `ETag`s of answers the client holds, e.g. `"l42-0-6f1c"`, or `*`.
     ```ignore
     let response = client.list_entries()
+        .cursor(cursor)
+        .limit(limit)
         .status(status)
+        .if_none_match(if_none_match)
         .send()
         .await;
     ```*/
@@ -2309,10 +2612,16 @@ impl Client {
 
     201 with the new entry. Scores are stored on a 0–100 scale. Progress is auto-completed when it reaches the anime's episode count. Adding an anime that is already on the list is 422 (`The anime id has already been taken.`); after a `DELETE` the same anime can be added again.
 
+    With an `Idempotency-Key`, a retry gets the first answer again (`Idempotent-Replayed: true`) instead of a second entry or a 422.
+
     Sends a `POST` request to `/api/v1/list`
 
+    Arguments:
+    - `idempotency_key`: A key the client made up for this request (e.g. a UUID), 1 to 255 visible ASCII characters, optionally as a quoted string (draft-ietf-httpapi-idempotency-key-header). The first answer (status and body) is kept for 24 hours per account and key and replayed, with `Idempotent-Replayed: true`, for a retry with the same key and body; the same key with another body or operation is 422, and a retry while the first request is still being processed is 409. Answers of 500 and above are not kept: such a request may be retried with its key.
+    - `body`
     ```ignore
     let response = client.list_entry_create()
+        .idempotency_key(idempotency_key)
         .body(body)
         .send()
         .await;
@@ -2322,32 +2631,65 @@ impl Client {
     }
     /**Check if an anime is on your list
 
-    Returns the list entry for the given anime (AniTrack's anime id), or 404 if the user has not added it (or deleted it).
+    Returns the list entry for the given anime (AniTrack's anime id), or 404 if the user has not added it (or deleted it). With `If-None-Match` holding the entry's `ETag`, `304 Not Modified` while it is unchanged.
 
     Sends a `GET` request to `/api/v1/list/anime/{animeId}`
 
     Arguments:
     - `anime_id`: AniTrack's anime id.
+    - `if_none_match`: `ETag`s of answers the client holds, e.g. `"l42-0-6f1c"`, or `*`.
     ```ignore
     let response = client.list_entry_for_anime()
         .anime_id(anime_id)
+        .if_none_match(if_none_match)
         .send()
         .await;
     ```*/
     pub fn list_entry_for_anime(&self) -> builder::ListEntryForAnime<'_> {
         builder::ListEntryForAnime::new(self)
     }
+    /**Follow the changes to your list
+
+    The changes to the token owner's list after `cursor`, in the order they became visible, each entry at most once with its latest state: `upsert` with the entry, or `delete` (a tombstone) for a deleted one. Keep a copy in step by applying `data` in order and storing `next_cursor`; ask again at once while `has_more`, and later to poll.
+
+    The cursor is a position in the account's changes, never a time: a change is never skipped, however writes interleave or clocks drift. Without `cursor` the feed starts from the beginning: every entry on the list as an `upsert`, interleaved with the deletions still kept, and its last page hands over the cursor to poll from, so the copy and the cursor agree without a race.
+
+    Deleted entries are kept for 90 days by default (the operator's `--tombstone-retention-days`). A cursor older than the deletions still kept is `410 Gone`: drop the copy and start again without a cursor. A malformed cursor, one issued to another account, or a `limit` outside 1–1000 is 422. Every answer carries an `ETag`; with `If-None-Match` holding it, the answer is `304 Not Modified` while nothing changed. (Added to v1 after its first publication.)
+
+    Sends a `GET` request to `/api/v1/list/changes`
+
+    Arguments:
+    - `cursor`: A `next_cursor` from an earlier answer; without it the feed starts from the beginning (every entry on the list, then the deletions still kept). A cursor that was not issued to this account is 422.
+    - `limit`: Changes per page, 1 to 1000 (default 500).
+    - `if_none_match`: `ETag`s of answers the client holds, e.g. `"l42-0-6f1c"`, or `*`.
+    ```ignore
+    let response = client.list_changes()
+        .cursor(cursor)
+        .limit(limit)
+        .if_none_match(if_none_match)
+        .send()
+        .await;
+    ```*/
+    pub fn list_changes(&self) -> builder::ListChanges<'_> {
+        builder::ListChanges::new(self)
+    }
     /**Remove a list entry
 
-    Soft-deletes the entry; 204. It disappears from every read and write (404), and the same anime can be added again. Deleting twice is 404.
+    Soft-deletes the entry; 204. It disappears from every read and write (404), and the same anime can be added again. Deleting twice is 404. The deletion appears in `GET /list/changes` as a `delete`.
+
+    With `If-Match`, the deletion is refused with `412 Precondition Failed` if the entry changed since the client saw it. With an `Idempotency-Key`, a retry gets the first answer (204) again instead of a 404.
 
     Sends a `DELETE` request to `/api/v1/list/{entryId}`
 
     Arguments:
     - `entry_id`: The list entry's id.
+    - `idempotency_key`: As on `POST /list`.
+    - `if_match`: The `ETag` of the entry as the client last saw it (or several, comma-separated, or `*` for any current state). When the entry has changed since, the write is refused with `412 Precondition Failed`: fetch the entry again and decide. A value that is not `*` or a list of quoted entity tags is 400.
     ```ignore
     let response = client.list_entry_delete()
         .entry_id(entry_id)
+        .idempotency_key(idempotency_key)
+        .if_match(if_match)
         .send()
         .await;
     ```*/
@@ -2358,14 +2700,20 @@ impl Client {
 
     Partial update — send only the fields you want to change; 200 with the entry. Another account's entry, or a deleted one, is 404.
 
+    With `If-Match` holding the `ETag` the client last saw, the update is refused with `412 Precondition Failed` if the entry changed since (so an edit made elsewhere is never overwritten unseen). With an `Idempotency-Key`, a retry gets the first answer again.
+
     Sends a `PATCH` request to `/api/v1/list/{entryId}`
 
     Arguments:
     - `entry_id`: The list entry's id.
+    - `idempotency_key`: As on `POST /list`.
+    - `if_match`: The `ETag` of the entry as the client last saw it (or several, comma-separated, or `*` for any current state). When the entry has changed since, the write is refused with `412 Precondition Failed`: fetch the entry again and decide. A value that is not `*` or a list of quoted entity tags is 400.
     - `body`
     ```ignore
     let response = client.list_entry_update()
         .entry_id(entry_id)
+        .idempotency_key(idempotency_key)
+        .if_match(if_match)
         .body(body)
         .send()
         .await;
@@ -2923,14 +3271,38 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListEntries<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
         status: Result<Option<types::ListStatus>, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListEntries<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
                 status: Ok(None),
+                if_none_match: Ok(None),
             }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for cursor failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for limit failed".to_string()
+            });
+            self
         }
         pub fn status<V>(mut self, value: V) -> Self
         where
@@ -2942,16 +3314,37 @@ pub mod builder {
                 .map_err(|_| "conversion to `ListStatus` for status failed".to_string());
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for if_none_match failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/list`
         pub async fn send(self) -> Result<ResponseValue<types::ListEntries>, Error<types::Error>> {
-            let Self { client, status } = self;
+            let Self {
+                client,
+                cursor,
+                limit,
+                status,
+                if_none_match,
+            } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/list", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2960,6 +3353,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("status", &status))
                 .headers(header_map)
                 .build()?;
@@ -2994,14 +3389,25 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListEntryCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::NewListEntry, String>,
     }
     impl<'a> ListEntryCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -3023,16 +3429,24 @@ pub mod builder {
         }
         ///Sends a `POST` request to `/api/v1/list`
         pub async fn send(self) -> Result<ResponseValue<types::ListEntry>, Error<types::Error>> {
-            let Self { client, body } = self;
+            let Self {
+                client,
+                idempotency_key,
+                body,
+            } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::NewListEntry::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/list", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3059,6 +3473,9 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 429u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -3076,12 +3493,14 @@ pub mod builder {
     pub struct ListEntryForAnime<'a> {
         client: &'a super::Client,
         anime_id: Result<i64, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListEntryForAnime<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 anime_id: Err("anime_id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn anime_id<V>(mut self, value: V) -> Self
@@ -3093,20 +3512,37 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for anime_id failed".to_string());
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for if_none_match failed".to_string()
+            });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/list/anime/{animeId}`
         pub async fn send(self) -> Result<ResponseValue<types::ListEntry>, Error<types::Error>> {
-            let Self { client, anime_id } = self;
+            let Self {
+                client,
+                anime_id,
+                if_none_match,
+            } = self;
             let anime_id = anime_id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/list/anime/{}",
                 client.baseurl,
                 encode_path(&anime_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3142,6 +3578,112 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_changes`]
+
+    [`Client::list_changes`]: super::Client::list_changes*/
+    #[derive(Debug, Clone)]
+    pub struct ListChanges<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ListChanges<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for cursor failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for if_none_match failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/list/changes`
+        pub async fn send(self) -> Result<ResponseValue<types::ListChanges>, Error<types::Error>> {
+            let Self {
+                client,
+                cursor,
+                limit,
+                if_none_match,
+            } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/list/changes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_changes",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                410u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                429u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                500u16..=599u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::list_entry_delete`]
 
     [`Client::list_entry_delete`]: super::Client::list_entry_delete*/
@@ -3149,12 +3691,16 @@ pub mod builder {
     pub struct ListEntryDelete<'a> {
         client: &'a super::Client,
         entry_id: Result<i64, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListEntryDelete<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 entry_id: Err("entry_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                if_match: Ok(None),
             }
         }
         pub fn entry_id<V>(mut self, value: V) -> Self
@@ -3166,20 +3712,51 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for entry_id failed".to_string());
             self
         }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for if_match failed".to_string()
+            });
+            self
+        }
         ///Sends a `DELETE` request to `/api/v1/list/{entryId}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Error>> {
-            let Self { client, entry_id } = self;
+            let Self {
+                client,
+                entry_id,
+                idempotency_key,
+                if_match,
+            } = self;
             let entry_id = entry_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/list/{}",
                 client.baseurl,
                 encode_path(&entry_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3205,6 +3782,12 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                412u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 429u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
@@ -3222,6 +3805,8 @@ pub mod builder {
     pub struct ListEntryUpdate<'a> {
         client: &'a super::Client,
         entry_id: Result<i64, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::ListEntryPatch, String>,
     }
     impl<'a> ListEntryUpdate<'a> {
@@ -3229,6 +3814,8 @@ pub mod builder {
             Self {
                 client: client,
                 entry_id: Err("entry_id was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -3239,6 +3826,24 @@ pub mod builder {
             self.entry_id = value
                 .try_into()
                 .map_err(|_| "conversion to `i64` for entry_id failed".to_string());
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for if_match failed".to_string()
+            });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -3264,9 +3869,13 @@ pub mod builder {
             let Self {
                 client,
                 entry_id,
+                idempotency_key,
+                if_match,
                 body,
             } = self;
             let entry_id = entry_id.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::ListEntryPatch::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
@@ -3275,11 +3884,17 @@ pub mod builder {
                 client.baseurl,
                 encode_path(&entry_id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3304,6 +3919,12 @@ pub mod builder {
                     ResponseValue::from_response(response).await?,
                 )),
                 401u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                409u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                412u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 429u16 => Err(Error::ErrorResponse(

@@ -14,6 +14,12 @@ use crate::types::{
     Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
     ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
 };
+use crate::extract::RequestHeaders;
+use crate::reply::WithHeaders;
+use crate::sync::{
+    CreateConditions, EntryHeaders, ListChanges, ListChangesParams, ListHeaders, ReadConditions,
+    ReplayHeaders, WriteConditions,
+};
 use crate::{ApiError, JsonBody, PathId, QueryParams, Reply, StreamedOk};
 
 /// Path of `DELETE /auth/tokens/{id}`.
@@ -61,6 +67,16 @@ pub struct EntryForAnimePath {
     /// AniTrack's anime id.
     #[serde(rename = "animeId")]
     pub anime_id: PathId,
+}
+
+/// Path of `GET /list/changes`, served at `/list/{entryId}` (see
+/// [`crate::routes`]); `entryId` holds the literal `changes` and is not part
+/// of the published document.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ChangesPath {
+    /// The literal `changes`.
+    #[serde(rename = "entryId")]
+    pub literal: LiteralSegment,
 }
 
 /// Path of the settings page's per-token pages.
@@ -204,21 +220,64 @@ pub trait AniTrackApi {
     /// buffers about 1 MiB for a client that reads slowly, never the whole
     /// list. An account is sent at most 4 lists at once per server (a fifth
     /// is a 503 with `Retry-After`).
+    ///
+    /// Pages: with `limit` or `cursor` the answer is one page of the same
+    /// order, `{"data": [...], "next_cursor": ...}`, `next_cursor` null on
+    /// the last page (an entry updated while a client pages may move to an
+    /// earlier page: to keep a copy in step, use `GET /list/changes`).
+    /// A malformed or foreign `cursor`, or a `limit` outside 1–1000, is 422.
+    ///
+    /// Every answer carries an `ETag`; with `If-None-Match` holding it, the
+    /// answer is `304 Not Modified` (no body) while the list is unchanged.
     #[endpoint { method = GET, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entries(
         rqctx: RequestContext<Self::Context>,
         query: QueryParams<ListParams>,
-    ) -> Result<Reply<StreamedOk<ListEntries>>, ApiError>;
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<StreamedOk<ListEntries>, ListHeaders>>, ApiError>;
+
+    /// Follow the changes to your list
+    ///
+    /// The changes to the token owner's list after `cursor`, in the order
+    /// they became visible, each entry at most once with its latest state:
+    /// `upsert` with the entry, or `delete` (a tombstone) for a deleted one.
+    /// Keep a copy in step by applying `data` in order and storing
+    /// `next_cursor`; ask again at once while `has_more`, and later to poll.
+    ///
+    /// The cursor is a position in the account's changes, never a time: a
+    /// change is never skipped, however writes interleave or clocks drift.
+    /// Without `cursor` the feed starts from the beginning: every entry on
+    /// the list as an `upsert`, interleaved with the deletions still kept,
+    /// and its last page hands over the cursor to poll from, so the copy and
+    /// the cursor agree without a race.
+    ///
+    /// Deleted entries are kept for 90 days by default (the operator's
+    /// `--tombstone-retention-days`). A cursor older than the deletions
+    /// still kept is `410 Gone`: drop the copy and start again without a
+    /// cursor. A malformed cursor, one issued to another account, or a
+    /// `limit` outside 1–1000 is 422. Every answer carries an `ETag`; with
+    /// `If-None-Match` holding it, the answer is `304 Not Modified` while
+    /// nothing changed. (Added to v1 after its first publication.)
+    #[endpoint { method = GET, path = "/api/v1/list/{entryId}", tags = ["list"] }]
+    async fn list_changes(
+        rqctx: RequestContext<Self::Context>,
+        path: Path<ChangesPath>,
+        query: QueryParams<ListChangesParams>,
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListChanges>, ListHeaders>>, ApiError>;
 
     /// Check if an anime is on your list
     ///
     /// Returns the list entry for the given anime (AniTrack's anime id), or
-    /// 404 if the user has not added it (or deleted it).
+    /// 404 if the user has not added it (or deleted it). With
+    /// `If-None-Match` holding the entry's `ETag`, `304 Not Modified` while
+    /// it is unchanged.
     #[endpoint { method = GET, path = "/api/v1/list/{entryId}/{animeId}", tags = ["list"] }]
     async fn list_entry_for_anime(
         rqctx: RequestContext<Self::Context>,
         path: Path<EntryForAnimePath>,
-    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError>;
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>>, ApiError>;
 
     /// Add an anime to your list
     ///
@@ -226,32 +285,49 @@ pub trait AniTrackApi {
     /// is auto-completed when it reaches the anime's episode count. Adding an
     /// anime that is already on the list is 422 (`The anime id has already
     /// been taken.`); after a `DELETE` the same anime can be added again.
+    ///
+    /// With an `Idempotency-Key`, a retry gets the first answer again
+    /// (`Idempotent-Replayed: true`) instead of a second entry or a 422.
     #[endpoint { method = POST, path = "/api/v1/list", tags = ["list"] }]
     async fn list_entry_create(
         rqctx: RequestContext<Self::Context>,
+        headers: RequestHeaders<CreateConditions>,
         body: JsonBody<NewListEntry>,
-    ) -> Result<Reply<HttpResponseCreated<ListEntry>>, ApiError>;
+    ) -> Result<Reply<WithHeaders<HttpResponseCreated<ListEntry>, EntryHeaders>>, ApiError>;
 
     /// Update a list entry
     ///
     /// Partial update — send only the fields you want to change; 200 with
     /// the entry. Another account's entry, or a deleted one, is 404.
+    ///
+    /// With `If-Match` holding the `ETag` the client last saw, the update
+    /// is refused with `412 Precondition Failed` if the entry changed since
+    /// (so an edit made elsewhere is never overwritten unseen). With an
+    /// `Idempotency-Key`, a retry gets the first answer again.
     #[endpoint { method = PATCH, path = "/api/v1/list/{entryId}", tags = ["list"] }]
     async fn list_entry_update(
         rqctx: RequestContext<Self::Context>,
         path: Path<EntryPath>,
+        headers: RequestHeaders<WriteConditions>,
         body: JsonBody<ListEntryPatch>,
-    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError>;
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>>, ApiError>;
 
     /// Remove a list entry
     ///
     /// Soft-deletes the entry; 204. It disappears from every read and write
     /// (404), and the same anime can be added again. Deleting twice is 404.
+    /// The deletion appears in `GET /list/changes` as a `delete`.
+    ///
+    /// With `If-Match`, the deletion is refused with `412 Precondition
+    /// Failed` if the entry changed since the client saw it. With an
+    /// `Idempotency-Key`, a retry gets the first answer (204) again instead
+    /// of a 404.
     #[endpoint { method = DELETE, path = "/api/v1/list/{entryId}", tags = ["list"] }]
     async fn list_entry_delete(
         rqctx: RequestContext<Self::Context>,
         path: Path<EntryPath>,
-    ) -> Result<Reply<HttpResponseDeleted>, ApiError>;
+        headers: RequestHeaders<WriteConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseDeleted, ReplayHeaders>>, ApiError>;
 
     /// Liveness for load balancers: 200 while the process serves HTTP.
     /// Not part of the published v1 document.

@@ -34,6 +34,7 @@ pub fn openapi() -> Result<Value, String> {
     routes::publish_paths(&mut document, routes::ALIASES)?;
     add_bearer_security(&mut document)?;
     add_error_responses(&mut document)?;
+    add_sync_responses(&mut document)?;
     document["servers"] = json!([{
         "url": "https://anitrack.app",
         "description": "Production; every path already carries the `/api/v1` prefix."
@@ -127,6 +128,62 @@ fn add_error_responses(document: &mut Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Statuses of the sync protocol that dropshot folds into `4XX` (or, for
+/// 304, cannot express): documented per operation so generated clients and
+/// readers see them.
+pub const SYNC_RESPONSES: &[(&str, &[&str])] = &[
+    ("list_entries", &["304"]),
+    ("list_changes", &["304", "410"]),
+    ("list_entry_for_anime", &["304"]),
+    ("list_entry_create", &["409"]),
+    ("list_entry_update", &["409", "412"]),
+    ("list_entry_delete", &["409", "412"]),
+];
+
+fn sync_response(status: &str) -> Result<Value, String> {
+    let error_body =
+        json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let described = |description: &str| json!({"description": description, "content": error_body});
+    Ok(match status {
+        "304" => json!({
+            "description": "Not Modified: `If-None-Match` holds the current `ETag`; no body.",
+            "headers": {"ETag": header("The current `ETag` (the one sent).", json!({"type": "string"}))},
+        }),
+        "409" => described(
+            "A request with the same `Idempotency-Key` is still being processed: retry after it ends.",
+        ),
+        "410" => described(
+            "The cursor is older than the deletions still kept: start again without a cursor.",
+        ),
+        "412" => described(
+            "`If-Match` does not hold the entry's current `ETag`: it changed since the client saw it.",
+        ),
+        other => return Err(format!("no description for sync status {other}")),
+    })
+}
+
+fn add_sync_responses(document: &mut Value) -> Result<(), String> {
+    let paths = document["paths"]
+        .as_object_mut()
+        .ok_or("document has no paths")?;
+    for item in paths.values_mut() {
+        let operations = item.as_object_mut().ok_or("path item is not an object")?;
+        for operation in operations.values_mut() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            let Some((_, statuses)) = SYNC_RESPONSES.iter().find(|(op, _)| *op == id) else {
+                continue;
+            };
+            let responses = operation["responses"]
+                .as_object_mut()
+                .ok_or("operation without responses")?;
+            for status in *statuses {
+                responses.insert((*status).into(), sync_response(status)?);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +263,12 @@ mod tests {
             }
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate() {
-                    bounds(child, &format!("{at}/{i}"), out);
+                    // A parameter is named by its name, not its position.
+                    let step = match child.get("name").and_then(Value::as_str) {
+                        Some(name) if child.get("in").is_some() => name.to_string(),
+                        _ => i.to_string(),
+                    };
+                    bounds(child, &format!("{at}/{step}"), out);
                 }
             }
             _ => {}
@@ -217,7 +279,7 @@ mod tests {
     fn every_bound_the_document_publishes_is_its_constant() {
         use crate::limits::*;
         // (the end of the schema's pointer, keyword) → the constant.
-        let constants: [(&str, &str, f64); 7] = [
+        let constants: [(&str, &str, f64); 9] = [
             ("/properties/score", "minimum", SCORE_MIN as f64),
             ("/properties/score", "maximum", SCORE_MAX as f64),
             ("/properties/progress", "minimum", PROGRESS_MIN as f64),
@@ -229,6 +291,8 @@ mod tests {
             ("/properties/notes", "maxLength", NOTES_MAX as f64),
             ("/properties/tags", "maxItems", TAGS_MAX as f64),
             ("/Retry-After/schema", "minimum", RETRY_AFTER_MIN as f64),
+            ("/limit/schema", "minimum", PAGE_LIMIT_MIN as f64),
+            ("/limit/schema", "maximum", PAGE_LIMIT_MAX as f64),
         ];
         let document = openapi().unwrap();
         let mut found = Vec::new();
@@ -392,6 +456,7 @@ mod tests {
                 "get",
                 "list_entry_for_anime",
             ),
+            ("/api/v1/list/changes", "get", "list_changes"),
             ("/api/v1/list/{entryId}", "delete", "list_entry_delete"),
             ("/api/v1/list/{entryId}", "patch", "list_entry_update"),
             ("/api/v1/user", "get", "user_view"),

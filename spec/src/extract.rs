@@ -249,3 +249,49 @@ where
         <dropshot::Query<T> as dropshot::SharedExtractor>::metadata(content_type)
     }
 }
+
+/// Request headers documented as `T` (every field optional) but kept raw,
+/// so the server judges each value itself (dropshot's `Header` refuses the
+/// whole request when any header, even one it does not document, is not
+/// visible ASCII).
+#[derive(Debug)]
+pub struct RequestHeaders<T> {
+    headers: http::HeaderMap,
+    documented: PhantomData<fn() -> T>,
+}
+
+impl<T> RequestHeaders<T> {
+    pub fn from_map(headers: http::HeaderMap) -> Self {
+        RequestHeaders {
+            headers,
+            documented: PhantomData,
+        }
+    }
+
+    /// Every value of `name`, joined with `, ` as HTTP list headers combine;
+    /// bytes that are not UTF-8 become U+FFFD, which no rule accepts.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let mut values = self.headers.get_all(name).iter().peekable();
+        values.peek()?;
+        let joined: Vec<String> = values
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        Some(joined.join(", "))
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> dropshot::SharedExtractor for RequestHeaders<T>
+where
+    T: JsonSchema + DeserializeOwned + Send + Sync + 'static,
+{
+    async fn from_request<Context: ServerContext>(
+        rqctx: &RequestContext<Context>,
+    ) -> Result<Self, HttpError> {
+        Ok(Self::from_map(rqctx.request.headers().clone()))
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::Header<T> as dropshot::SharedExtractor>::metadata(content_type)
+    }
+}

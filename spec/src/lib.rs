@@ -15,6 +15,7 @@ pub mod limits;
 pub mod reply;
 pub mod routes;
 pub mod streamed;
+pub mod sync;
 pub mod types;
 
 pub use api::AniTrackApi;

@@ -44,3 +44,20 @@ pub const TOKENS_ACTIVE_MAX: u32 = 100;
 /// Tokens an account may create per hour (`POST /auth/token` and the
 /// settings page together); past it, 429 with the rate-limit headers.
 pub const TOKEN_CREATIONS_PER_HOUR: u32 = 20;
+
+/// `limit` of `GET /list/changes` and of a paged `GET /list`: from
+/// [`PAGE_LIMIT_MIN`] to [`PAGE_LIMIT_MAX`], by default [`PAGE_LIMIT_DEFAULT`].
+pub const PAGE_LIMIT_MIN: i64 = 1;
+pub const PAGE_LIMIT_MAX: i64 = 1000;
+pub const PAGE_LIMIT_DEFAULT: i64 = 500;
+
+/// `Idempotency-Key`: 1 to this many visible ASCII characters.
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+/// How long the answer to a request with an `Idempotency-Key` is kept and
+/// replayed.
+pub const IDEMPOTENCY_KEY_HOURS: u32 = 24;
+
+/// How long a deleted entry's tombstone stays in the change feed by default
+/// (operators set `--tombstone-retention-days`); a cursor older than the
+/// oldest tombstone purged is 410.
+pub const TOMBSTONE_RETENTION_DAYS_DEFAULT: u32 = 90;

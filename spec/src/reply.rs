@@ -109,3 +109,74 @@ pub struct RateLimitHeaders {
     #[serde(rename = "RateLimit")]
     pub current: String,
 }
+
+/// A success whose headers are documented by `H` (written at run time with
+/// [`WithHeaders::header`]), or a `304 Not Modified` for a conditional read.
+#[derive(Debug)]
+pub struct WithHeaders<R, H> {
+    /// `None`: 304, no body.
+    response: Option<R>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    documented: std::marker::PhantomData<fn() -> H>,
+}
+
+impl<R, H> WithHeaders<R, H> {
+    pub fn new(response: R) -> Self {
+        WithHeaders {
+            response: Some(response),
+            headers: Vec::new(),
+            documented: std::marker::PhantomData,
+        }
+    }
+
+    /// `304 Not Modified`: the client's copy is current.
+    pub fn not_modified() -> Self {
+        WithHeaders {
+            response: None,
+            headers: Vec::new(),
+            documented: std::marker::PhantomData,
+        }
+    }
+
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl<R, H> HttpResponse for WithHeaders<R, H>
+where
+    R: HttpResponse + Send + Sync + 'static,
+    H: schemars::JsonSchema + serde::Serialize + Send + Sync + 'static,
+{
+    fn to_result(self) -> Result<http::Response<dropshot::Body>, dropshot::HttpError> {
+        let mut response = match self.response {
+            Some(success) => success.to_result()?,
+            None => {
+                let mut response = http::Response::new(dropshot::Body::empty());
+                *response.status_mut() = StatusCode::NOT_MODIFIED;
+                response
+            }
+        };
+        let headers = response.headers_mut();
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
+        Ok(response)
+    }
+
+    fn response_metadata() -> ApiEndpointResponse {
+        let mut metadata = R::response_metadata();
+        let documented =
+            dropshot::HttpResponseHeaders::<dropshot::HttpResponseOk<()>, H>::response_metadata();
+        metadata.headers.extend(documented.headers);
+        metadata
+    }
+
+    fn status_code(&self) -> StatusCode {
+        match &self.response {
+            Some(success) => success.status_code(),
+            None => StatusCode::NOT_MODIFIED,
+        }
+    }
+}

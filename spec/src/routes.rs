@@ -8,7 +8,10 @@
 //! The mechanism, in one place: such an operation is *served* at a shape the
 //! router accepts, where the literal becomes the sibling variable
 //! (`/anime/{slug}/{anilistId}`), and its handler answers 404 unless that
-//! variable holds the literal ([`RouteAlias::admits`]). The document emitter
+//! variable holds the literal ([`RouteAlias::admits`]). When the served shape
+//! is the sibling's own path (`GET /list/changes` is served as
+//! `GET /list/{entryId}`, beside `PATCH|DELETE /list/{entryId}`), only the
+//! alias's method moves. The document emitter
 //! ([`crate::document`]) moves the operation back to its *published* literal
 //! path and drops the internal variable, so the document, the generated
 //! client and every tool that reads it see exactly the contract's URLs.
@@ -25,6 +28,8 @@ use crate::extract::LiteralSegment;
 /// An operation served at `served` but published at `published`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RouteAlias {
+    /// The aliased operation's method, lower case as in the document.
+    pub method: &'static str,
     /// The path registered with dropshot's router.
     pub served: &'static str,
     /// The path in the published document: the contract's URL.
@@ -45,6 +50,7 @@ impl RouteAlias {
 
 /// `GET /api/v1/anime/anilist/{anilistId}` beside `GET /api/v1/anime/{slug}`.
 pub const ANIME_BY_ANILIST_ID: RouteAlias = RouteAlias {
+    method: "get",
     served: "/api/v1/anime/{slug}/{anilistId}",
     published: "/api/v1/anime/anilist/{anilistId}",
     literal_param: "slug",
@@ -53,14 +59,26 @@ pub const ANIME_BY_ANILIST_ID: RouteAlias = RouteAlias {
 
 /// `GET /api/v1/list/anime/{animeId}` beside `PATCH|DELETE /api/v1/list/{entryId}`.
 pub const LIST_ENTRY_FOR_ANIME: RouteAlias = RouteAlias {
+    method: "get",
     served: "/api/v1/list/{entryId}/{animeId}",
     published: "/api/v1/list/anime/{animeId}",
     literal_param: "entryId",
     literal: "anime",
 };
 
+/// `GET /api/v1/list/changes` beside `PATCH|DELETE /api/v1/list/{entryId}`:
+/// served as `GET /list/{entryId}`, which the contract does not otherwise
+/// have (any other segment there answers 405, as before).
+pub const LIST_CHANGES: RouteAlias = RouteAlias {
+    method: "get",
+    served: "/api/v1/list/{entryId}",
+    published: "/api/v1/list/changes",
+    literal_param: "entryId",
+    literal: "changes",
+};
+
 /// Every alias the document emitter applies.
-pub const ALIASES: &[RouteAlias] = &[ANIME_BY_ANILIST_ID, LIST_ENTRY_FOR_ANIME];
+pub const ALIASES: &[RouteAlias] = &[ANIME_BY_ANILIST_ID, LIST_ENTRY_FOR_ANIME, LIST_CHANGES];
 
 /// Rewrites an emitted document's `paths` from served to published shape.
 ///
@@ -75,37 +93,46 @@ pub fn publish_paths(
         return Err("document has no `paths` object".to_string());
     };
     for alias in aliases {
-        let Some(mut item) = paths.remove(alias.served) else {
+        let Some(served) = paths.get_mut(alias.served).and_then(|p| p.as_object_mut()) else {
             // The trait does not (yet) declare an operation at this shape.
             continue;
         };
-        if paths.contains_key(alias.published) {
+        let Some(mut operation) = served.remove(alias.method) else {
+            continue;
+        };
+        // Path-level keys (e.g. shared parameters) do not come from dropshot;
+        // an item left with no operation goes.
+        if served.is_empty() {
+            paths.remove(alias.served);
+        }
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(|p| p.as_array_mut())
+            .ok_or_else(|| format!("{} {} has no parameters", alias.method, alias.served))?;
+        let before = parameters.len();
+        parameters.retain(|p| {
+            !(p.get("in").and_then(|v| v.as_str()) == Some("path")
+                && p.get("name").and_then(|v| v.as_str()) == Some(alias.literal_param))
+        });
+        if parameters.len() + 1 != before {
             return Err(format!(
-                "published path {} is already in the document",
-                alias.published
+                "{} {} does not declare path variable `{}`",
+                alias.method, alias.served, alias.literal_param
             ));
         }
-        let operations = item
+        let published = paths
+            .entry(alias.published.to_string())
+            .or_insert_with(|| serde_json::json!({}));
+        let published = published
             .as_object_mut()
-            .ok_or_else(|| format!("path item {} is not an object", alias.served))?;
-        for (method, operation) in operations.iter_mut() {
-            let parameters = operation
-                .get_mut("parameters")
-                .and_then(|p| p.as_array_mut())
-                .ok_or_else(|| format!("{method} {} has no parameters", alias.served))?;
-            let before = parameters.len();
-            parameters.retain(|p| {
-                !(p.get("in").and_then(|v| v.as_str()) == Some("path")
-                    && p.get("name").and_then(|v| v.as_str()) == Some(alias.literal_param))
-            });
-            if parameters.len() + 1 != before {
-                return Err(format!(
-                    "{method} {} does not declare path variable `{}`",
-                    alias.served, alias.literal_param
-                ));
-            }
+            .ok_or_else(|| format!("path item {} is not an object", alias.published))?;
+        if published.contains_key(alias.method) {
+            return Err(format!(
+                "published path {} already has a {} operation",
+                alias.published, alias.method
+            ));
         }
-        paths.insert(alias.published.to_string(), item);
+        published.insert(alias.method.to_string(), operation);
     }
     Ok(())
 }

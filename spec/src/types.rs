@@ -297,6 +297,10 @@ pub struct ListEntry {
     pub created_at: Timestamp,
     /// When the entry last changed.
     pub updated_at: Timestamp,
+    /// Revision: 1 when the entry is added, one more on every change (its
+    /// deletion included, as seen in `GET /list/changes`). (Added to v1
+    /// after its first publication.)
+    pub rev: i64,
 }
 
 /// The token owner's list entries, most recently updated first (ties by id,
@@ -305,6 +309,11 @@ pub struct ListEntry {
 pub struct ListEntries {
     /// The entries.
     pub data: Vec<ListEntry>,
+    /// Only when a page was asked for (`limit` or `cursor`): the `cursor`
+    /// of the next page, or null on the last one. (Added to v1 after its
+    /// first publication.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Filters of `GET /list`.
@@ -313,6 +322,18 @@ pub struct ListParams {
     /// Only entries with this status: one of `watching`, `completed`,
     /// `on_hold`, `dropped`, `plan_to_watch` (anything else is 422).
     pub status: Option<ListStatus>,
+    /// Entries per page, 1 to 1000 (default 500 when only `cursor` is
+    /// given). With `limit` or `cursor` the answer is one page and carries
+    /// `next_cursor`; without both, the whole list. (Added to v1 after its
+    /// first publication.)
+    #[schemars(range(
+        min = "crate::limits::PAGE_LIMIT_MIN",
+        max = "crate::limits::PAGE_LIMIT_MAX"
+    ))]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page. A cursor that was not issued
+    /// to this account is 422. (Added to v1 after its first publication.)
+    pub cursor: Option<String>,
 }
 
 /// A new list entry.
