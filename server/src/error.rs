@@ -29,6 +29,18 @@ pub enum Error {
     Busy(&'static str),
     #[error("validation failed")]
     Invalid(FieldErrors),
+    /// A request header that no rule accepts (400, with this message).
+    #[error("bad header: {0}")]
+    BadHeader(&'static str),
+    /// `If-Match` holds no current `ETag` (412).
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A change-feed cursor older than the tombstones kept (410).
+    #[error("cursor gone")]
+    CursorGone,
+    /// The first request with the same `Idempotency-Key` is running (409).
+    #[error("idempotency key in flight")]
+    InFlight,
     #[error(transparent)]
     Db(#[from] DbError),
     /// A failure of the server's own machinery (a hashing task that
@@ -66,6 +78,10 @@ impl From<Error> for ApiError {
                 ApiError::unavailable("request timeout", RETRY_AFTER_UNAVAILABLE_SECS)
             }
             Error::Invalid(errors) => ApiError::validation(errors),
+            Error::BadHeader(message) => ApiError::bad_request(message),
+            Error::PreconditionFailed => ApiError::precondition_failed(),
+            Error::CursorGone => ApiError::cursor_gone(),
+            Error::InFlight => ApiError::idempotency_in_flight(),
             Error::Db(db) if db.is_unavailable() => {
                 ApiError::unavailable(db, RETRY_AFTER_UNAVAILABLE_SECS)
             }

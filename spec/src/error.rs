@@ -23,6 +23,13 @@ pub mod messages {
     pub const BODY_NOT_JSON: &str = "The request body is not valid JSON.";
     pub const UNSUPPORTED_MEDIA_TYPE: &str =
         "Unsupported Media Type: send the body as JSON with Content-Type: application/json.";
+    pub const PRECONDITION_FAILED: &str =
+        "The entry has changed since the ETag in If-Match: fetch it again before writing.";
+    pub const CURSOR_GONE: &str = "The cursor is older than the deletions still kept: drop the copy and start over without a cursor.";
+    pub const IDEMPOTENCY_IN_FLIGHT: &str =
+        "A request with this Idempotency-Key is still being processed: retry after it ends.";
+    pub const IDEMPOTENCY_KEY_REUSED: &str =
+        "The idempotency key has already been used for a different request.";
 }
 
 /// Error information. `message` is always present; `errors` only on 422
@@ -145,6 +152,25 @@ impl ApiError {
 
     pub fn bad_request(message: &str) -> Self {
         Self::new(ErrorStatusCode::BAD_REQUEST, message)
+    }
+
+    /// 412: `If-Match` holds no current `ETag`.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            ErrorStatusCode::PRECONDITION_FAILED,
+            messages::PRECONDITION_FAILED,
+        )
+    }
+
+    /// 410: a change-feed cursor older than the tombstones still kept.
+    pub fn cursor_gone() -> Self {
+        Self::new(ErrorStatusCode::GONE, messages::CURSOR_GONE)
+    }
+
+    /// 409: the first request with this `Idempotency-Key` is still running.
+    pub fn idempotency_in_flight() -> Self {
+        Self::new(ErrorStatusCode::CONFLICT, messages::IDEMPOTENCY_IN_FLIGHT)
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
     pub fn payload_too_large(limit_bytes: usize) -> Self {

@@ -83,13 +83,14 @@ pub struct ReadConditions {
 pub struct CreateConditions {
     /// A key the client made up for this request (e.g. a UUID), 1 to 255
     /// visible ASCII characters, optionally as a quoted string
-    /// (draft-ietf-httpapi-idempotency-key-header). The first answer
-    /// (status and body) is kept for 24 hours per account and key and
-    /// replayed, with `Idempotent-Replayed: true`, for a retry with the same
-    /// key and body; the same key with another body or operation is 422, and
-    /// a retry while the first request is still being processed is 409.
-    /// Answers of 500 and above are not kept: such a request may be retried
-    /// with its key.
+    /// (draft-ietf-httpapi-idempotency-key-header). The first successful
+    /// answer (status, body, `ETag`) is kept for 24 hours per account and
+    /// key, in the write's own transaction, and replayed with
+    /// `Idempotent-Replayed: true` for a retry with the same key and
+    /// request; the same key with another body, entry or operation is 422,
+    /// and a retry while the first request is still being processed (on any
+    /// instance) is 409. A refused or failed request keeps nothing: retry it
+    /// with the same key. A malformed key is 400.
     #[serde(rename = "Idempotency-Key")]
     pub idempotency_key: Option<String>,
 }
