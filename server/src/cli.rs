@@ -181,6 +181,25 @@ struct ServeArgs {
         default_value_t = 30_000
     )]
     stream_stall_timeout_ms: u64,
+    /// How long deleted entries stay in GET /list/changes as tombstones, in
+    /// days; a client whose cursor is older than a purged tombstone gets
+    /// 410 and starts over.
+    #[arg(
+        long,
+        env = "ANITRACK_TOMBSTONE_RETENTION_DAYS",
+        default_value_t = anitrack_spec::limits::TOMBSTONE_RETENTION_DAYS_DEFAULT,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    tombstone_retention_days: u32,
+    /// How often this instance purges expired tombstones and Idempotency-Key
+    /// answers (at start, then every interval), in seconds.
+    #[arg(
+        long,
+        env = "ANITRACK_PURGE_INTERVAL_SECS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    purge_interval_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -382,7 +401,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     let passwords = Passwords::new(args.hash_concurrency).await?;
-    let cookie_key = SigningKey::load(&pool)
+    let signing_key = SigningKey::load(&pool)
         .await
         .context("reading the cookie-signing key")?;
     // A quarter of the pool at most looks up tokens this instance has not
@@ -404,6 +423,8 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
         insecure_cookies: args.insecure_cookies,
+        tombstone_retention_days: args.tombstone_retention_days,
+        purge_interval: Duration::from_secs(args.purge_interval_secs),
     };
     http::serve(
         args.bind,
@@ -412,7 +433,7 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
             passwords,
             settings,
             throttle,
-            cookie_key,
+            signing_key,
             streams,
         },
     )

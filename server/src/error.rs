@@ -20,6 +20,10 @@ pub enum Error {
     ApiAccessDisabled,
     #[error("not found")]
     NotFound,
+    /// A method the published path does not have, reaching a handler
+    /// through a served route shape (see `anitrack_spec::routes`).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("rate limit exceeded")]
     TooManyAttempts,
     #[error("the request took longer than the request timeout")]
@@ -73,6 +77,9 @@ impl From<Error> for ApiError {
             Error::Unauthenticated => ApiError::unauthenticated(),
             Error::ApiAccessDisabled => ApiError::api_access_disabled(),
             Error::NotFound => ApiError::not_found(),
+            Error::MethodNotAllowed => {
+                ApiError::from(dropshot::ClientErrorStatusCode::METHOD_NOT_ALLOWED)
+            }
             Error::TooManyAttempts => ApiError::too_many_attempts(),
             Error::Timeout => {
                 ApiError::unavailable("request timeout", RETRY_AFTER_UNAVAILABLE_SECS)

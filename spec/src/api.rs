@@ -10,15 +10,15 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::extract::LiteralSegment;
-use crate::types::{
-    Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
-    ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
-};
 use crate::extract::RequestHeaders;
 use crate::reply::WithHeaders;
 use crate::sync::{
     CreateConditions, EntryHeaders, ListChanges, ListChangesParams, ListHeaders, ReadConditions,
     ReplayHeaders, WriteConditions,
+};
+use crate::types::{
+    Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
+    ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, User,
 };
 use crate::{ApiError, JsonBody, PathId, QueryParams, Reply, StreamedOk};
 

@@ -111,31 +111,48 @@ pub struct RateLimitHeaders {
 }
 
 /// A success whose headers are documented by `H` (written at run time with
-/// [`WithHeaders::header`]), or a `304 Not Modified` for a conditional read.
+/// [`WithHeaders::header`]), a `304 Not Modified` for a conditional read, or
+/// an answer kept earlier and replayed byte for byte (an `Idempotency-Key`
+/// retry).
 #[derive(Debug)]
 pub struct WithHeaders<R, H> {
-    /// `None`: 304, no body.
-    response: Option<R>,
+    content: Content<R>,
     headers: Vec<(HeaderName, HeaderValue)>,
     documented: std::marker::PhantomData<fn() -> H>,
 }
 
+#[derive(Debug)]
+enum Content<R> {
+    Typed(R),
+    NotModified,
+    /// A JSON body (empty for a 204) as it was first sent.
+    Kept {
+        status: StatusCode,
+        body: Vec<u8>,
+    },
+}
+
 impl<R, H> WithHeaders<R, H> {
-    pub fn new(response: R) -> Self {
+    fn with(content: Content<R>) -> Self {
         WithHeaders {
-            response: Some(response),
+            content,
             headers: Vec::new(),
             documented: std::marker::PhantomData,
         }
     }
 
+    pub fn new(response: R) -> Self {
+        Self::with(Content::Typed(response))
+    }
+
     /// `304 Not Modified`: the client's copy is current.
     pub fn not_modified() -> Self {
-        WithHeaders {
-            response: None,
-            headers: Vec::new(),
-            documented: std::marker::PhantomData,
-        }
+        Self::with(Content::NotModified)
+    }
+
+    /// An answer kept earlier: `status` with `body`, JSON unless empty.
+    pub fn kept(status: StatusCode, body: Vec<u8>) -> Self {
+        Self::with(Content::Kept { status, body })
     }
 
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
@@ -150,11 +167,23 @@ where
     H: schemars::JsonSchema + serde::Serialize + Send + Sync + 'static,
 {
     fn to_result(self) -> Result<http::Response<dropshot::Body>, dropshot::HttpError> {
-        let mut response = match self.response {
-            Some(success) => success.to_result()?,
-            None => {
+        let mut response = match self.content {
+            Content::Typed(success) => success.to_result()?,
+            Content::NotModified => {
                 let mut response = http::Response::new(dropshot::Body::empty());
                 *response.status_mut() = StatusCode::NOT_MODIFIED;
+                response
+            }
+            Content::Kept { status, body } => {
+                let json = !body.is_empty();
+                let mut response = http::Response::new(dropshot::Body::from(body));
+                *response.status_mut() = status;
+                if json {
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                }
                 response
             }
         };
@@ -174,9 +203,10 @@ where
     }
 
     fn status_code(&self) -> StatusCode {
-        match &self.response {
-            Some(success) => success.status_code(),
-            None => StatusCode::NOT_MODIFIED,
+        match &self.content {
+            Content::Typed(success) => success.status_code(),
+            Content::NotModified => StatusCode::NOT_MODIFIED,
+            Content::Kept { status, .. } => *status,
         }
     }
 }

@@ -46,6 +46,14 @@ impl RouteAlias {
     pub fn admits(&self, segment: &LiteralSegment) -> bool {
         segment.as_str() == self.literal
     }
+
+    /// Whether a request to a sibling operation of the served shape really
+    /// addressed this alias's published path (`PATCH /list/changes` reaches
+    /// `PATCH /list/{entryId}`): that is another method on a published path,
+    /// a 405 as the router would answer it.
+    pub fn is_published_path(&self, request_path: &str) -> bool {
+        request_path.trim_end_matches('/') == self.published
+    }
 }
 
 /// `GET /api/v1/anime/anilist/{anilistId}` beside `GET /api/v1/anime/{slug}`.

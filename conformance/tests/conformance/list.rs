@@ -42,6 +42,7 @@ async fn adding_an_anime_returns_the_entry_with_its_anime() {
             "is_rewatching",
             "notes",
             "progress",
+            "rev",
             "rewatch_count",
             "score",
             "started_at",

@@ -137,6 +137,8 @@ fn the_published_paths_are_the_seed_paths() {
         "GET /auth/tokens",
         "GET /list",
         "GET /list/anime/{animeId}",
+        // Added to v1 after its first publication (the sync protocol).
+        "GET /list/changes",
         "GET /user",
         "PATCH /list/{entryId}",
         "POST /auth/token",

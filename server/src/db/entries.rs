@@ -35,13 +35,15 @@ pub struct EntryRow {
     pub anime_cover_image_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// +1 on every change (see migration V8).
+    pub rev: i64,
 }
 
 /// Columns of an entry joined with its anime (`e`, `a`). [`entry`] reads
 /// them by position, in this order: by name, `Row::get` scans the column
 /// names for every field, 7 % of the server's CPU on a 5,000-entry list.
-const COLUMNS: &str = "e.id, e.status, e.score, e.progress, e.started_at, e.completed_at, e.notes, \
-    e.is_private, e.is_rewatching, e.rewatch_count, e.tags, e.created_at, e.updated_at, \
+pub(super) const COLUMNS: &str = "e.id, e.status, e.score, e.progress, e.started_at, e.completed_at, e.notes, \
+    e.is_private, e.is_rewatching, e.rewatch_count, e.tags, e.created_at, e.updated_at, e.rev, \
     a.id AS anime_id, a.slug AS anime_slug, a.title AS anime_title, a.episodes AS anime_episodes, \
     a.cover_image_url AS anime_cover_image_url";
 
@@ -54,15 +56,23 @@ fn live() -> String {
 }
 
 /// Reads a row's columns one after the other.
-struct InOrder<'r> {
+pub(super) struct InOrder<'r> {
     row: &'r tokio_postgres::Row,
     next: usize,
 }
 
 impl<'r> InOrder<'r> {
+    /// A reader whose first column is `start`.
+    pub(super) fn new(row: &'r tokio_postgres::Row, start: usize) -> Self {
+        InOrder { row, next: start }
+    }
+
     /// The next column, which must be `name` (checked in debug builds, which
     /// the conformance suite runs, so a reordered `COLUMNS` fails there).
-    fn take<T: tokio_postgres::types::FromSql<'r>>(&mut self, name: &str) -> Result<T, DbError> {
+    pub(super) fn take<T: tokio_postgres::types::FromSql<'r>>(
+        &mut self,
+        name: &str,
+    ) -> Result<T, DbError> {
         let index = self.next;
         self.next += 1;
         debug_assert_eq!(
@@ -77,7 +87,11 @@ impl<'r> InOrder<'r> {
 }
 
 pub fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
-    let mut col = InOrder { row, next: 0 };
+    entry_from(&mut InOrder::new(row, 0))
+}
+
+/// An entry read from [`COLUMNS`] at the reader's position.
+pub(super) fn entry_from(col: &mut InOrder<'_>) -> Result<EntryRow, DbError> {
     let id = col.take("id")?;
     let values = EntryValues {
         status: col.take("status")?,
@@ -96,6 +110,7 @@ pub fn entry(row: &tokio_postgres::Row) -> Result<EntryRow, DbError> {
         values,
         created_at: col.take("created_at")?,
         updated_at: col.take("updated_at")?,
+        rev: col.take("rev")?,
         anime_id: col.take("anime_id")?,
         anime_slug: col.take("anime_slug")?,
         anime_title: col.take("anime_title")?,
@@ -132,18 +147,20 @@ pub async fn anime_for_entry(
 }
 
 /// `None` when the account already has a live entry for the anime (the
-/// partial unique index decided, even under concurrency).
+/// partial unique index decided, even under concurrency). `position` is the
+/// account's feed position taken by this transaction.
 pub async fn insert(
     db: &impl GenericClient,
     account_id: i64,
     anime_id: i64,
     s: &EntryValues,
+    position: i64,
 ) -> Result<Option<EntryRow>, DbError> {
     let statement = db
         .prepare_cached(&format!(
             "WITH e AS (INSERT INTO list_entries (account_id, anime_id, status, score, progress, started_at, \
-             completed_at, notes, is_private, is_rewatching, rewatch_count, tags) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *) \
+             completed_at, notes, is_private, is_rewatching, rewatch_count, tags, change_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
         ))
         .await?;
@@ -163,6 +180,7 @@ pub async fn insert(
                 &s.is_rewatching,
                 &s.rewatch_count,
                 &s.tags,
+                &position,
             ],
         )
         .await;
@@ -222,16 +240,18 @@ async fn one_live(
         .transpose()
 }
 
+/// A new state of a locked entry, at feed `position`, one revision later.
 pub async fn update(
     db: &impl GenericClient,
     entry_id: i64,
     s: &EntryValues,
+    position: i64,
 ) -> Result<EntryRow, DbError> {
     let statement = db
         .prepare_cached(&format!(
             "WITH e AS (UPDATE list_entries SET status = $2, score = $3, progress = $4, started_at = $5, \
              completed_at = $6, notes = $7, is_private = $8, is_rewatching = $9, rewatch_count = $10, \
-             tags = $11, updated_at = now() WHERE id = $1 RETURNING *) \
+             tags = $11, updated_at = now(), rev = rev + 1, change_seq = $12 WHERE id = $1 RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
         ))
         .await?;
@@ -250,23 +270,57 @@ pub async fn update(
                 &s.is_rewatching,
                 &s.rewatch_count,
                 &s.tags,
+                &position,
             ],
         )
         .await?;
     entry(&row)
 }
 
-/// Soft delete; false if the account has no such live entry.
+/// Soft delete at feed `position`, leaving a tombstone one revision later;
+/// false if the account has no such live entry.
 pub async fn soft_delete(
     db: &impl GenericClient,
     account_id: i64,
     entry_id: i64,
+    position: i64,
 ) -> Result<bool, DbError> {
     let statement = db
         .prepare_cached(
-            "UPDATE list_entries SET deleted_at = now(), updated_at = now() \
-             WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
+            "UPDATE list_entries SET deleted_at = now(), updated_at = now(), rev = rev + 1, \
+             change_seq = $3 WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
         )
         .await?;
-    Ok(db.execute(&statement, &[&entry_id, &account_id]).await? == 1)
+    Ok(db
+        .execute(&statement, &[&entry_id, &account_id, &position])
+        .await?
+        == 1)
+}
+
+/// One page of the account's live entries in `GET /list` order, after the
+/// entry `(updated_at, id)` of the previous page's last one.
+pub async fn page(
+    db: &impl GenericClient,
+    account_id: i64,
+    status: Option<&str>,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<EntryRow>, DbError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "{} AND ($2::text IS NULL OR e.status = $2) \
+             AND ($3::timestamptz IS NULL OR (e.updated_at, e.id) < ($3, $4)) \
+             ORDER BY e.updated_at DESC, e.id DESC LIMIT $5",
+            live()
+        ))
+        .await?;
+    let (at, id) = match after {
+        Some((at, id)) => (Some(at), id),
+        None => (None, 0),
+    };
+    db.query(&statement, &[&account_id, &status, &at, &id, &limit])
+        .await?
+        .iter()
+        .map(entry)
+        .collect()
 }

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod anime;
 mod conninfo;
 pub mod entries;
+pub mod feed;
+pub mod idempotency;
 pub mod secrets;
 pub mod sessions;
 pub mod throttle;

@@ -3,10 +3,16 @@
 //! delegates to one domain function.
 
 use anitrack_spec::api::{
-    AnimeAnilistPath, AnimeSlugPath, AssetPath, EntryForAnimePath, EntryPath, SettingsTokenPath,
-    TokenPath,
+    AnimeAnilistPath, AnimeSlugPath, AssetPath, ChangesPath, EntryForAnimePath, EntryPath,
+    SettingsTokenPath, TokenPath,
 };
+use anitrack_spec::extract::RequestHeaders;
+use anitrack_spec::reply::WithHeaders;
 use anitrack_spec::routes;
+use anitrack_spec::sync::{
+    CreateConditions, EntryHeaders, ListChanges, ListChangesParams, ListHeaders, ReadConditions,
+    ReplayHeaders, WriteConditions,
+};
 use anitrack_spec::types::{
     Anime, AnimeList, AnimeSearchParams, Health, ListEntries, ListEntry, ListEntryPatch,
     ListParams, NewListEntry, NewToken, TokenIssueRequest, TokenList, TokenSummary, User,
@@ -22,7 +28,6 @@ use crate::auth::issue;
 use crate::auth::tokens;
 use crate::catalog::view;
 use crate::error::Error;
-use crate::list;
 use crate::request::{ApiContext, Call};
 use crate::web::{self, Form};
 
@@ -209,86 +214,76 @@ impl AniTrackApi for AniTrack {
     async fn list_entries(
         rqctx: RequestContext<ApiContext>,
         query: QueryParams<ListParams>,
-    ) -> Result<Reply<StreamedOk<ListEntries>>, ApiError> {
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<StreamedOk<ListEntries>, ListHeaders>>, ApiError> {
         let call = Call::new(&rqctx);
         Ok(call
-            .run(async {
-                let owner = call.owner().await?;
-                let account_id = owner.account_id();
-                let streams = &call.context().streams;
-                let get = |name: &str| query.get(name).map(String::from);
-                let entries = list::list(owner.db, streams, account_id, &get).await?;
-                let body = super::list_body::body(entries).await?;
-                Ok(StreamedOk::new(body))
-            })
+            .run(super::list::entries(&call, &query, &headers))
+            .await)
+    }
+
+    async fn list_changes(
+        rqctx: RequestContext<ApiContext>,
+        path: Path<ChangesPath>,
+        query: QueryParams<ListChangesParams>,
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListChanges>, ListHeaders>>, ApiError> {
+        let call = Call::new(&rqctx);
+        let path = path.into_inner();
+        Ok(call
+            .run(super::list::changes(&call, path, &query, &headers))
             .await)
     }
 
     async fn list_entry_for_anime(
         rqctx: RequestContext<ApiContext>,
         path: Path<EntryForAnimePath>,
-    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError> {
+        headers: RequestHeaders<ReadConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>>, ApiError> {
         let call = Call::new(&rqctx);
+        let path = path.into_inner();
         Ok(call
-            .run(async {
-                let owner = call.owner().await?;
-                let path = path.into_inner();
-                if !routes::LIST_ENTRY_FOR_ANIME.admits(&path.literal) {
-                    return Err(Error::NotFound);
-                }
-                let anime_id = path.anime_id.get().ok_or(Error::NotFound)?;
-                Ok(HttpResponseOk(
-                    list::for_anime(&owner.db, owner.account_id(), anime_id).await?,
-                ))
-            })
+            .run(super::list::for_anime(&call, path, &headers))
             .await)
     }
 
     async fn list_entry_create(
         rqctx: RequestContext<ApiContext>,
+        headers: RequestHeaders<CreateConditions>,
         body: JsonBody<NewListEntry>,
-    ) -> Result<Reply<HttpResponseCreated<ListEntry>>, ApiError> {
+    ) -> Result<Reply<WithHeaders<HttpResponseCreated<ListEntry>, EntryHeaders>>, ApiError> {
         let call = Call::new(&rqctx);
         Ok(call
-            .run(async {
-                let owner = call.owner().await?;
-                let entry = list::create(&owner.db, owner.account_id(), body.into_value()).await?;
-                Ok(HttpResponseCreated(entry))
-            })
+            .run(super::list::create(&call, &headers, body.into_value()))
             .await)
     }
 
     async fn list_entry_update(
         rqctx: RequestContext<ApiContext>,
         path: Path<EntryPath>,
+        headers: RequestHeaders<WriteConditions>,
         body: JsonBody<ListEntryPatch>,
-    ) -> Result<Reply<HttpResponseOk<ListEntry>>, ApiError> {
+    ) -> Result<Reply<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>>, ApiError> {
         let call = Call::new(&rqctx);
+        let path = path.into_inner();
         Ok(call
-            .run(async {
-                let mut owner = call.owner().await?;
-                let account_id = owner.account_id();
-                let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
-                Ok(HttpResponseOk(
-                    list::update(&mut owner.db, account_id, entry_id, body.into_value()).await?,
-                ))
-            })
+            .run(super::list::update(
+                &call,
+                path,
+                &headers,
+                body.into_value(),
+            ))
             .await)
     }
 
     async fn list_entry_delete(
         rqctx: RequestContext<ApiContext>,
         path: Path<EntryPath>,
-    ) -> Result<Reply<HttpResponseDeleted>, ApiError> {
+        headers: RequestHeaders<WriteConditions>,
+    ) -> Result<Reply<WithHeaders<HttpResponseDeleted, ReplayHeaders>>, ApiError> {
         let call = Call::new(&rqctx);
-        Ok(call
-            .run(async {
-                let owner = call.owner().await?;
-                let entry_id = path.into_inner().entry_id.get().ok_or(Error::NotFound)?;
-                list::delete(&owner.db, owner.account_id(), entry_id).await?;
-                Ok(HttpResponseDeleted())
-            })
-            .await)
+        let path = path.into_inner();
+        Ok(call.run(super::list::delete(&call, path, &headers)).await)
     }
 
     async fn health(

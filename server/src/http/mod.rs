@@ -1,6 +1,7 @@
 //! The HTTP server: dropshot, configured for the contract.
 
 mod handlers;
+mod list;
 mod list_body;
 pub mod streaming;
 
@@ -35,6 +36,28 @@ fn spawn_sweeper(db: deadpool_postgres::Pool) {
     });
 }
 
+/// Purges expired tombstones and Idempotency-Key answers at start and every
+/// `interval` (see [`crate::list::purge`]).
+fn spawn_purger(db: deadpool_postgres::Pool, tombstone_days: u32, interval: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match crate::list::purge::purge(&db, tombstone_days).await {
+                Ok(purged) if purged == Default::default() => {}
+                Ok(purged) => tracing::info!(
+                    tombstones = purged.tombstones,
+                    idempotency_keys = purged.idempotency_keys,
+                    "purged"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, "purging tombstones and idempotency keys failed")
+                }
+            }
+        }
+    });
+}
+
 /// Serves the API until SIGTERM or Ctrl-C, then stops accepting, lets
 /// in-flight requests finish and returns.
 pub async fn serve(bind: SocketAddr, context: ApiContext) -> anyhow::Result<()> {
@@ -57,6 +80,11 @@ pub async fn serve(bind: SocketAddr, context: ApiContext) -> anyhow::Result<()> 
     .context("creating dropshot's logger")?;
     let shutdown_timeout = context.settings.shutdown_timeout;
     spawn_sweeper(context.db.clone());
+    spawn_purger(
+        context.db.clone(),
+        context.settings.tombstone_retention_days,
+        context.settings.purge_interval,
+    );
     let server = ServerBuilder::new(api, context, log)
         .config(config)
         .start()

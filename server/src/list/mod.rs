@@ -1,21 +1,29 @@
 //! The list: entry endpoints' domain logic.
 
+pub mod conditions;
+pub mod cursor;
+pub mod feed;
 pub mod input;
+pub mod purge;
+pub mod retry;
 pub mod rules;
 pub mod state;
 pub mod streams;
+pub mod write;
 
-use anitrack_spec::error::FieldErrors;
 use anitrack_spec::types::{AnimeSummary, ListEntry, ListStatus};
-use chrono::Utc;
 use deadpool_postgres::GenericClient;
-use serde_json::Value;
 
 use futures_util::TryStreamExt as _;
 
+use anitrack_spec::limits::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN};
+
+use crate::auth::signing::SigningKey;
 use crate::db::entries::{self, EntryRow};
+use crate::db::feed as db_feed;
 use crate::error::Error;
-use crate::validate::{Input, QueryInput};
+use crate::validate::QueryInput;
+use feed::Conditional;
 use state::EntryState;
 use streams::Streams;
 
@@ -44,122 +52,75 @@ pub fn to_wire(row: EntryRow) -> Result<ListEntry, Error> {
         tags: s.tags,
         created_at: row.created_at.into(),
         updated_at: row.updated_at.into(),
+        rev: row.rev,
     })
 }
 
-fn taken() -> FieldErrors {
-    let mut errors = FieldErrors::new();
-    errors.add("anime_id", "The anime id has already been taken.");
-    errors
+/// What `GET /list` answers: the whole list as it is read, or one page.
+pub enum ListRead {
+    Whole(Box<Entries>),
+    Page(EntryPage),
 }
 
-/// `POST /list`.
-pub async fn create(
-    client: &impl GenericClient,
-    account_id: i64,
-    body: Value,
-) -> Result<ListEntry, Error> {
-    let mut reader = Input::new(body);
-    let anime_id = reader.anime_id();
-    let fields = reader.entry_fields(true);
-    let mut errors = reader.errors;
-    let mut episodes = None;
-    if let Some(id) = anime_id {
-        match entries::anime_for_entry(client, account_id, id).await? {
-            None => errors.add("anime_id", "The selected anime id is invalid."),
-            Some(anime) if anime.taken => {
-                errors.add("anime_id", "The anime id has already been taken.")
-            }
-            Some(anime) => episodes = anime.episodes,
-        }
-    }
-    let state = rules::merge(
-        &rules::defaults(),
-        fields,
-        None,
-        episodes,
-        Utc::now().date_naive(),
-        &mut errors,
-    );
-    let anime_id = match anime_id {
-        Some(id) if errors.is_empty() => id,
-        _ => return Err(Error::Invalid(errors)),
-    };
-    // A concurrent add of the same anime may win between the check and the
-    // insert; the partial unique index decides and the loser gets the same 422.
-    match entries::insert(client, account_id, anime_id, &state.to_values()).await? {
-        Some(row) => to_wire(row),
-        None => Err(Error::Invalid(taken())),
-    }
+/// One page of `GET /list`.
+pub struct EntryPage {
+    pub data: Vec<ListEntry>,
+    /// Where the next page starts; `None` on the last.
+    pub next_cursor: Option<String>,
 }
 
-/// `PATCH /list/{entryId}`: lock, merge, validate, write only if changed.
-pub async fn update(
-    client: &mut deadpool_postgres::Client,
-    account_id: i64,
-    entry_id: i64,
-    body: Value,
-) -> Result<ListEntry, Error> {
-    let tx = client.transaction().await?;
-    let current = entries::lock(&tx, account_id, entry_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let current_state = EntryState::from_values(current.values.clone())?;
-    let mut reader = Input::new(body);
-    let fields = reader.entry_fields(false);
-    let mut errors = reader.errors;
-    let next = rules::merge(
-        &current_state,
-        fields,
-        Some(current_state.progress),
-        current.anime_episodes,
-        Utc::now().date_naive(),
-        &mut errors,
-    );
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors));
-    }
-    if next == current_state {
-        return to_wire(current);
-    }
-    let row = entries::update(&tx, entry_id, &next.to_values()).await?;
-    tx.commit().await?;
-    to_wire(row)
-}
-
-/// `DELETE /list/{entryId}`.
-pub async fn delete(
-    client: &impl GenericClient,
-    account_id: i64,
-    entry_id: i64,
-) -> Result<(), Error> {
-    if entries::soft_delete(client, account_id, entry_id).await? {
-        Ok(())
-    } else {
-        Err(Error::NotFound)
-    }
-}
-
-/// `GET /list`: the account's entries (with `status` validated), read as
-/// PostgreSQL sends them; the transport writes them out (see [`Entries`]).
+/// `GET /list`: the account's entries (with `status`, `limit` and `cursor`
+/// validated), or 304 while `If-None-Match` holds the list's `ETag`. The
+/// whole list is read as PostgreSQL sends it; the transport writes it out
+/// (see [`Entries`]).
 pub async fn list(
     client: deadpool_postgres::Object,
     streams: &Streams,
+    key: &SigningKey,
     account_id: i64,
     query: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Entries, Error> {
+    if_none_match: Option<&str>,
+) -> Result<Conditional<ListRead>, Error> {
     let mut input = QueryInput::new(query);
     let status = input.choice("status", ListStatus::parse);
+    let limit = input.integer("limit", PAGE_LIMIT_MIN, PAGE_LIMIT_MAX);
+    let after = input.choice("cursor", |raw| cursor::read_page(key, account_id, raw));
     input.finish(())?;
-    let permit = streams.admit(account_id).await?;
     let status = status.map(ListStatus::as_str);
+    // Read before the entries: a write in between makes the tag older than
+    // the body, never newer, so a later 304 is never wrong.
+    let etag = conditions::list_etag(&db_feed::state(&client, account_id).await?);
+    if conditions::not_modified(if_none_match, &etag) {
+        return Ok(Conditional::NotModified { etag });
+    }
+    if limit.is_some() || after.is_some() {
+        let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
+        let mut rows = entries::page(&client, account_id, status, after, limit + 1).await?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = match rows.last() {
+            Some(last) if has_more => Some(cursor::page(key, account_id, last.updated_at, last.id)),
+            _ => None,
+        };
+        let data = rows.into_iter().map(to_wire).collect::<Result<_, _>>()?;
+        let page = EntryPage { data, next_cursor };
+        return Ok(Conditional::Fresh {
+            value: ListRead::Page(page),
+            etag,
+        });
+    }
+    let permit = streams.admit(account_id).await?;
     let rows = Box::pin(entries::list(&client, account_id, status).await?);
-    Ok(Entries {
+    let entries = Entries {
         rows,
         client,
         done: false,
         permit,
         stall: streams.stall,
+    };
+    Ok(Conditional::Fresh {
+        value: ListRead::Whole(Box::new(entries)),
+        etag,
     })
 }
 
@@ -207,14 +168,21 @@ impl Entries {
     }
 }
 
-/// `GET /list/anime/{animeId}`.
+/// `GET /list/anime/{animeId}`: the entry, or 304 while `If-None-Match`
+/// holds its `ETag`.
 pub async fn for_anime(
     client: &impl GenericClient,
     account_id: i64,
     anime_id: i64,
-) -> Result<ListEntry, Error> {
-    entries::for_anime(client, account_id, anime_id)
+    if_none_match: Option<&str>,
+) -> Result<Conditional<ListEntry>, Error> {
+    let row = entries::for_anime(client, account_id, anime_id)
         .await?
-        .map(to_wire)
-        .ok_or(Error::NotFound)?
+        .ok_or(Error::NotFound)?;
+    let entry = to_wire(row)?;
+    let etag = conditions::entry_etag(&entry)?;
+    if conditions::not_modified(if_none_match, &etag) {
+        return Ok(Conditional::NotModified { etag });
+    }
+    Ok(Conditional::Fresh { value: entry, etag })
 }

@@ -24,6 +24,10 @@ pub struct Settings {
     /// Cookies without `Secure` and the `__Host-` prefix, for a browser
     /// talking plain HTTP to this server (local development only).
     pub insecure_cookies: bool,
+    /// How long deleted entries stay in the change feed, in days.
+    pub tombstone_retention_days: u32,
+    /// How often this instance purges tombstones and idempotency keys.
+    pub purge_interval: Duration,
 }
 
 impl Default for Settings {
@@ -35,6 +39,8 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             insecure_cookies: false,
+            tombstone_retention_days: anitrack_spec::limits::TOMBSTONE_RETENTION_DAYS_DEFAULT,
+            purge_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -47,7 +53,7 @@ pub struct ApiContext {
     /// This instance's memory of blocked keys and familiar tokens.
     pub throttle: Throttle,
     /// Signs the settings page's cookies; shared by every instance.
-    pub cookie_key: SigningKey,
+    pub signing_key: SigningKey,
     /// Streamed `GET /list` bodies holding a connection.
     pub streams: Streams,
 }

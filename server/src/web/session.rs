@@ -64,7 +64,11 @@ pub(super) async fn session<'a>(call: &'a Call<'_>) -> Result<Option<(Session, &
 pub(super) fn login_csrf_ok(call: &Call<'_>, form: &Form) -> bool {
     let sent = form.get("csrf_token");
     let signed = cookies::get(call, LOGIN_CSRF_COOKIE).unwrap_or("");
-    match call.context().cookie_key.verify(LOGIN_CSRF_PURPOSE, signed) {
+    match call
+        .context()
+        .signing_key
+        .verify(LOGIN_CSRF_PURPOSE, signed)
+    {
         Some(expected) => !sent.is_empty() && same(sent, expected),
         None => false,
     }
@@ -74,7 +78,7 @@ pub(super) fn login_csrf_ok(call: &Call<'_>, form: &Form) -> bool {
 /// server made (a cookie for `account.nonce`).
 pub(super) fn device(call: &Call<'_>) -> Option<Device> {
     let signed = cookies::get(call, DEVICE_COOKIE)?;
-    let value = call.context().cookie_key.verify(DEVICE_PURPOSE, signed)?;
+    let value = call.context().signing_key.verify(DEVICE_PURPOSE, signed)?;
     let (account, id) = value.split_once('.')?;
     Some(Device {
         account_id: account.parse().ok()?,
@@ -90,6 +94,6 @@ pub(super) fn device_cookie_value(call: &Call<'_>, account_id: i64) -> String {
         .map(|d| d.id)
         .unwrap_or_else(sessions::random_value);
     call.context()
-        .cookie_key
+        .signing_key
         .sign(DEVICE_PURPOSE, &format!("{account_id}.{id}"))
 }

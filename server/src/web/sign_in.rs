@@ -24,7 +24,7 @@ fn login_form(
     // A fresh double-submit token for the sign-in form; the cookie carries
     // it signed, so a cookie planted by anyone but this server is refused.
     let csrf = random_token();
-    let signed = call.context().cookie_key.sign(LOGIN_CSRF_PURPOSE, &csrf);
+    let signed = call.context().signing_key.sign(LOGIN_CSRF_PURPOSE, &csrf);
     let cookie = cookies::set(call, LOGIN_CSRF_COOKIE, &signed, "Strict", None);
     render(
         status,

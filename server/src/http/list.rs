@@ -1,0 +1,258 @@
+//! The list operations' transport: request headers in (`If-Match`,
+//! `If-None-Match`, `Idempotency-Key`), `ETag`s, 304s and replayed answers
+//! out. The rules themselves live in [`crate::list`].
+
+use anitrack_spec::api::{ChangesPath, EntryForAnimePath, EntryPath};
+use anitrack_spec::extract::RequestHeaders;
+use anitrack_spec::reply::WithHeaders;
+use anitrack_spec::routes;
+use anitrack_spec::sync::{
+    CreateConditions, EntryHeaders, ListChanges, ListHeaders, ReadConditions, ReplayHeaders,
+    WriteConditions,
+};
+use anitrack_spec::types::{ListEntries, ListEntry};
+use anitrack_spec::{QueryParams, StreamedOk};
+use dropshot::{Body, HttpResponseCreated, HttpResponseDeleted, HttpResponseOk};
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::list::conditions::IfMatch;
+use crate::list::feed::Conditional;
+use crate::list::retry::{self, Replay, Retry};
+use crate::list::write::{self, Saved, Written};
+use crate::list::{self, ListRead};
+use crate::request::Call;
+
+const IF_NONE_MATCH: &str = "If-None-Match";
+const IF_MATCH: &str = "If-Match";
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+fn etag(tag: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(tag).map_err(|e| Error::Internal(format!("ETag {tag:?}: {e}")))
+}
+
+/// A read's answer: the value with its `ETag`, or 304.
+fn conditional<R, H, T>(
+    read: Conditional<T>,
+    respond: impl FnOnce(T) -> Result<R, Error>,
+) -> Result<WithHeaders<R, H>, Error> {
+    Ok(match read {
+        Conditional::NotModified { etag: tag } => {
+            WithHeaders::not_modified().header(http::header::ETAG, etag(&tag)?)
+        }
+        Conditional::Fresh { value, etag: tag } => {
+            WithHeaders::new(respond(value)?).header(http::header::ETAG, etag(&tag)?)
+        }
+    })
+}
+
+/// A kept answer, sent again as it was first sent.
+fn replayed<R, H>(replay: Replay) -> Result<WithHeaders<R, H>, Error> {
+    let status = StatusCode::from_u16(replay.status)
+        .map_err(|e| Error::Internal(format!("kept status {}: {e}", replay.status)))?;
+    let mut answer = WithHeaders::kept(status, replay.body)
+        .header(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    if let Some(tag) = replay.etag {
+        answer = answer.header(http::header::ETAG, etag(&tag)?);
+    }
+    Ok(answer)
+}
+
+fn saved<R, H>(
+    written: Written<Saved>,
+    respond: impl FnOnce(ListEntry) -> R,
+) -> Result<WithHeaders<R, H>, Error> {
+    match written {
+        Written::Replayed(replay) => replayed(replay),
+        Written::Done(saved) => {
+            Ok(WithHeaders::new(respond(saved.entry))
+                .header(http::header::ETAG, etag(&saved.etag)?))
+        }
+    }
+}
+
+/// The `Idempotency-Key` of a write, bound to the request it came with.
+fn retry_of<T>(
+    headers: &RequestHeaders<T>,
+    account_id: i64,
+    operation: &str,
+    entry_id: Option<i64>,
+    body: &Value,
+) -> Result<Option<Retry>, Error> {
+    headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            let key = retry::parse_key(&value)?;
+            Retry::new(account_id, key, operation, entry_id, body)
+        })
+        .transpose()
+}
+
+fn if_match<T>(headers: &RequestHeaders<T>) -> Result<Option<IfMatch>, Error> {
+    headers
+        .get(IF_MATCH)
+        .map(|value| IfMatch::parse(&value))
+        .transpose()
+}
+
+/// The page of a paged `GET /list`: `next_cursor` is always there (null
+/// on the last page), unlike the whole list's body.
+#[derive(serde::Serialize)]
+struct PageBody<'a> {
+    data: &'a [ListEntry],
+    next_cursor: Option<&'a str>,
+}
+
+pub async fn entries(
+    call: &Call<'_>,
+    query: &QueryParams<anitrack_spec::types::ListParams>,
+    headers: &RequestHeaders<ReadConditions>,
+) -> Result<WithHeaders<StreamedOk<ListEntries>, ListHeaders>, Error> {
+    let owner = call.owner().await?;
+    let account_id = owner.account_id();
+    let ctx = call.context();
+    let get = |name: &str| query.get(name).map(String::from);
+    let if_none_match = headers.get(IF_NONE_MATCH);
+    let read = list::list(
+        owner.db,
+        &ctx.streams,
+        &ctx.signing_key,
+        account_id,
+        &get,
+        if_none_match.as_deref(),
+    )
+    .await?;
+    let body = match read {
+        Conditional::NotModified { etag } => Conditional::NotModified { etag },
+        Conditional::Fresh { value, etag } => Conditional::Fresh {
+            value: match value {
+                ListRead::Whole(entries) => super::list_body::body(*entries).await?,
+                ListRead::Page(page) => {
+                    let body = PageBody {
+                        data: &page.data,
+                        next_cursor: page.next_cursor.as_deref(),
+                    };
+                    let bytes =
+                        serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?;
+                    Body::from(bytes)
+                }
+            },
+            etag,
+        },
+    };
+    conditional(body, |body| Ok(StreamedOk::new(body)))
+}
+
+pub async fn changes(
+    call: &Call<'_>,
+    path: ChangesPath,
+    query: &QueryParams<anitrack_spec::sync::ListChangesParams>,
+    headers: &RequestHeaders<ReadConditions>,
+) -> Result<WithHeaders<HttpResponseOk<ListChanges>, ListHeaders>, Error> {
+    // Served at GET /list/{entryId}, which the contract does not have.
+    if !routes::LIST_CHANGES.admits(&path.literal) {
+        return Err(Error::MethodNotAllowed);
+    }
+    let owner = call.owner().await?;
+    let ctx = call.context();
+    let get = |name: &str| query.get(name).map(String::from);
+    let if_none_match = headers.get(IF_NONE_MATCH);
+    let read = list::feed::changes(
+        &owner.db,
+        &ctx.signing_key,
+        owner.account_id(),
+        &get,
+        if_none_match.as_deref(),
+    )
+    .await?;
+    conditional(read, |changes| Ok(HttpResponseOk(changes)))
+}
+
+pub async fn for_anime(
+    call: &Call<'_>,
+    path: EntryForAnimePath,
+    headers: &RequestHeaders<ReadConditions>,
+) -> Result<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>, Error> {
+    let owner = call.owner().await?;
+    if !routes::LIST_ENTRY_FOR_ANIME.admits(&path.literal) {
+        return Err(Error::NotFound);
+    }
+    let anime_id = path.anime_id.get().ok_or(Error::NotFound)?;
+    let if_none_match = headers.get(IF_NONE_MATCH);
+    let read = list::for_anime(
+        &owner.db,
+        owner.account_id(),
+        anime_id,
+        if_none_match.as_deref(),
+    )
+    .await?;
+    conditional(read, |entry| Ok(HttpResponseOk(entry)))
+}
+
+pub async fn create(
+    call: &Call<'_>,
+    headers: &RequestHeaders<CreateConditions>,
+    body: Value,
+) -> Result<WithHeaders<HttpResponseCreated<ListEntry>, EntryHeaders>, Error> {
+    let mut owner = call.owner().await?;
+    let account_id = owner.account_id();
+    let retry = retry_of(headers, account_id, "list_entry_create", None, &body)?;
+    let written = write::create(&mut owner.db, account_id, body, retry).await?;
+    saved(written, HttpResponseCreated)
+}
+
+/// `PATCH` and `DELETE /list/changes` reach the entry handlers: another
+/// method on a published path.
+fn entry_id(call: &Call<'_>, path: EntryPath) -> Result<Option<i64>, Error> {
+    if routes::LIST_CHANGES.is_published_path(call.request().uri().path()) {
+        return Err(Error::MethodNotAllowed);
+    }
+    Ok(path.entry_id.get())
+}
+
+pub async fn update(
+    call: &Call<'_>,
+    path: EntryPath,
+    headers: &RequestHeaders<WriteConditions>,
+    body: Value,
+) -> Result<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>, Error> {
+    let entry_id = entry_id(call, path)?;
+    let mut owner = call.owner().await?;
+    let account_id = owner.account_id();
+    let entry_id = entry_id.ok_or(Error::NotFound)?;
+    let if_match = if_match(headers)?;
+    let retry = retry_of(
+        headers,
+        account_id,
+        "list_entry_update",
+        Some(entry_id),
+        &body,
+    )?;
+    let written = write::update(&mut owner.db, account_id, entry_id, body, if_match, retry).await?;
+    saved(written, HttpResponseOk)
+}
+
+pub async fn delete(
+    call: &Call<'_>,
+    path: EntryPath,
+    headers: &RequestHeaders<WriteConditions>,
+) -> Result<WithHeaders<HttpResponseDeleted, ReplayHeaders>, Error> {
+    let entry_id = entry_id(call, path)?;
+    let mut owner = call.owner().await?;
+    let account_id = owner.account_id();
+    let entry_id = entry_id.ok_or(Error::NotFound)?;
+    let if_match = if_match(headers)?;
+    let retry = retry_of(
+        headers,
+        account_id,
+        "list_entry_delete",
+        Some(entry_id),
+        &Value::Null,
+    )?;
+    match write::delete(&mut owner.db, account_id, entry_id, if_match, retry).await? {
+        Written::Replayed(replay) => replayed(replay),
+        Written::Done(()) => Ok(WithHeaders::new(HttpResponseDeleted())),
+    }
+}

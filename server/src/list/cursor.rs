@@ -1,0 +1,62 @@
+//! Cursors of the change feed and of list pages: positions signed with the
+//! instances' shared key and bound to their account, so they are opaque, and
+//! one issued to another account (or made up) is refused without telling
+//! anything about it.
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::signing::SigningKey;
+
+fn purpose(account_id: i64) -> String {
+    format!("list-cursor/{account_id}")
+}
+
+/// The cursor of feed position `position`.
+pub fn feed(key: &SigningKey, account_id: i64, position: i64) -> String {
+    key.sign(&purpose(account_id), &format!("f{position}"))
+}
+
+/// The feed position of a cursor this account was given.
+pub fn read_feed(key: &SigningKey, account_id: i64, cursor: &str) -> Option<i64> {
+    let value = key.verify(&purpose(account_id), cursor)?;
+    value.strip_prefix('f')?.parse().ok().filter(|p| *p >= 0)
+}
+
+/// The cursor of a list page that follows the entry `(updated_at, id)`.
+pub fn page(key: &SigningKey, account_id: i64, updated_at: DateTime<Utc>, id: i64) -> String {
+    let at = updated_at.timestamp_micros();
+    key.sign(&purpose(account_id), &format!("p{at}_{id}"))
+}
+
+/// The position a page cursor this account was given stands for.
+pub fn read_page(key: &SigningKey, account_id: i64, cursor: &str) -> Option<(DateTime<Utc>, i64)> {
+    let value = key.verify(&purpose(account_id), cursor)?;
+    let (at, id) = value.strip_prefix('p')?.split_once('_')?;
+    let at = DateTime::from_timestamp_micros(at.parse().ok()?)?;
+    Some((at, id.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_only_for_its_account_and_kind() {
+        let key = SigningKey::fixed(&[3; 32]);
+        let cursor = feed(&key, 7, 42);
+        assert_eq!(read_feed(&key, 7, &cursor), Some(42));
+        assert_eq!(read_feed(&key, 8, &cursor), None, "another account's");
+        assert_eq!(
+            read_page(&key, 7, &cursor),
+            None,
+            "a feed cursor is no page"
+        );
+        assert_eq!(read_feed(&key, 7, "f42"), None, "unsigned");
+        assert_eq!(read_feed(&SigningKey::fixed(&[4; 32]), 7, &cursor), None);
+
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let cursor = page(&key, 7, at, 99);
+        assert_eq!(read_page(&key, 7, &cursor), Some((at, 99)));
+        assert_eq!(read_feed(&key, 7, &cursor), None);
+    }
+}

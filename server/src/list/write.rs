@@ -1,0 +1,208 @@
+//! `POST /list`, `PATCH` and `DELETE /list/{entryId}`: each write takes the
+//! account's next feed position and bumps the entry's revision in one
+//! transaction, honours `If-Match`, and keeps its answer for an
+//! `Idempotency-Key` in that same transaction.
+
+use anitrack_spec::error::FieldErrors;
+use anitrack_spec::types::ListEntry;
+use chrono::Utc;
+use serde_json::Value;
+
+use super::conditions::{IfMatch, entry_etag};
+use super::retry::{Replay, Retry};
+use super::state::EntryState;
+use super::{rules, to_wire};
+use crate::db::{entries, feed};
+use crate::error::Error;
+use crate::validate::Input;
+
+/// What a write answers: its own result, or the kept answer of an earlier
+/// request with the same `Idempotency-Key`.
+pub enum Written<T> {
+    Done(T),
+    Replayed(Replay),
+}
+
+/// An entry as written, with its `ETag`.
+pub struct Saved {
+    pub entry: ListEntry,
+    pub etag: String,
+}
+
+impl Saved {
+    fn new(entry: ListEntry) -> Result<Saved, Error> {
+        let etag = entry_etag(&entry)?;
+        Ok(Saved { entry, etag })
+    }
+
+    fn body(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(&self.entry).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+fn taken() -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add("anime_id", "The anime id has already been taken.");
+    errors
+}
+
+/// Status codes kept for replays.
+const CREATED: u16 = 201;
+const OK: u16 = 200;
+const NO_CONTENT: u16 = 204;
+
+/// `POST /list`.
+pub async fn create(
+    client: &mut deadpool_postgres::Client,
+    account_id: i64,
+    body: Value,
+    retry: Option<Retry>,
+) -> Result<Written<Saved>, Error> {
+    let tx = client.transaction().await?;
+    if let Some(retry) = &retry
+        && let Some(replay) = retry.claim(&tx, account_id).await?
+    {
+        return Ok(Written::Replayed(replay));
+    }
+    let mut reader = Input::new(body);
+    let anime_id = reader.anime_id();
+    let fields = reader.entry_fields(true);
+    let mut errors = reader.errors;
+    let mut episodes = None;
+    if let Some(id) = anime_id {
+        match entries::anime_for_entry(&tx, account_id, id).await? {
+            None => errors.add("anime_id", "The selected anime id is invalid."),
+            Some(anime) if anime.taken => {
+                errors.add("anime_id", "The anime id has already been taken.")
+            }
+            Some(anime) => episodes = anime.episodes,
+        }
+    }
+    let state = rules::merge(
+        &rules::defaults(),
+        fields,
+        None,
+        episodes,
+        Utc::now().date_naive(),
+        &mut errors,
+    );
+    let anime_id = match anime_id {
+        Some(id) if errors.is_empty() => id,
+        _ => return Err(Error::Invalid(errors)),
+    };
+    let position = feed::next_position(&tx, account_id).await?;
+    // A concurrent add of the same anime may win between the check and the
+    // insert; the partial unique index decides and the loser gets the same 422.
+    let Some(row) =
+        entries::insert(&tx, account_id, anime_id, &state.to_values(), position).await?
+    else {
+        return Err(Error::Invalid(taken()));
+    };
+    let saved = Saved::new(to_wire(row)?)?;
+    if let Some(retry) = &retry {
+        retry
+            .keep(
+                &tx,
+                account_id,
+                CREATED,
+                saved.body()?,
+                Some(saved.etag.clone()),
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Written::Done(saved))
+}
+
+/// `PATCH /list/{entryId}`: lock, check `If-Match`, merge, validate, write
+/// only if changed.
+pub async fn update(
+    client: &mut deadpool_postgres::Client,
+    account_id: i64,
+    entry_id: i64,
+    body: Value,
+    if_match: Option<IfMatch>,
+    retry: Option<Retry>,
+) -> Result<Written<Saved>, Error> {
+    let tx = client.transaction().await?;
+    if let Some(retry) = &retry
+        && let Some(replay) = retry.claim(&tx, account_id).await?
+    {
+        return Ok(Written::Replayed(replay));
+    }
+    let position = feed::next_position(&tx, account_id).await?;
+    let current = entries::lock(&tx, account_id, entry_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let current_state = EntryState::from_values(current.values.clone())?;
+    let episodes = current.anime_episodes;
+    let before = Saved::new(to_wire(current)?)?;
+    if let Some(if_match) = &if_match {
+        if_match.check(&before.etag)?;
+    }
+    let mut reader = Input::new(body);
+    let fields = reader.entry_fields(false);
+    let mut errors = reader.errors;
+    let next = rules::merge(
+        &current_state,
+        fields,
+        Some(current_state.progress),
+        episodes,
+        Utc::now().date_naive(),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let saved = if next == current_state {
+        if retry.is_none() {
+            // Nothing changed and nothing to keep: give the position back.
+            tx.rollback().await?;
+            return Ok(Written::Done(before));
+        }
+        before
+    } else {
+        let row = entries::update(&tx, entry_id, &next.to_values(), position).await?;
+        Saved::new(to_wire(row)?)?
+    };
+    if let Some(retry) = &retry {
+        retry
+            .keep(&tx, account_id, OK, saved.body()?, Some(saved.etag.clone()))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Written::Done(saved))
+}
+
+/// `DELETE /list/{entryId}`: leaves a tombstone for the feed.
+pub async fn delete(
+    client: &mut deadpool_postgres::Client,
+    account_id: i64,
+    entry_id: i64,
+    if_match: Option<IfMatch>,
+    retry: Option<Retry>,
+) -> Result<Written<()>, Error> {
+    let tx = client.transaction().await?;
+    if let Some(retry) = &retry
+        && let Some(replay) = retry.claim(&tx, account_id).await?
+    {
+        return Ok(Written::Replayed(replay));
+    }
+    let position = feed::next_position(&tx, account_id).await?;
+    if let Some(if_match) = &if_match {
+        let current = entries::lock(&tx, account_id, entry_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if_match.check(&Saved::new(to_wire(current)?)?.etag)?;
+    }
+    if !entries::soft_delete(&tx, account_id, entry_id, position).await? {
+        return Err(Error::NotFound);
+    }
+    if let Some(retry) = &retry {
+        retry
+            .keep(&tx, account_id, NO_CONTENT, Vec::new(), None)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Written::Done(()))
+}
