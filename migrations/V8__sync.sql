@@ -31,6 +31,34 @@ SELECT account_id, max(change_seq) FROM list_entries GROUP BY account_id;
 
 ALTER TABLE list_entries ALTER COLUMN change_seq SET NOT NULL;
 
+-- The server gives every write its position (after locking the feed row,
+-- then the entry). Rows written by other means, an operator's SQL or a bulk
+-- seed, get one here, so the feed never misses a change whoever made it.
+-- (Such an update locks the entry before the feed row, the server's order
+-- reversed: against a concurrent server write on the same account one of the
+-- two may be cancelled as a deadlock, and the server answers 503 to retry.)
+CREATE FUNCTION list_entries_take_position() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO list_feeds AS f (account_id, last_seq) VALUES (NEW.account_id, 1)
+        ON CONFLICT (account_id) DO UPDATE SET last_seq = f.last_seq + 1
+        RETURNING f.last_seq INTO NEW.change_seq;
+    IF TG_OP = 'UPDATE' THEN
+        NEW.rev := OLD.rev + 1;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER list_entries_position_on_insert
+    BEFORE INSERT ON list_entries
+    FOR EACH ROW WHEN (NEW.change_seq IS NULL)
+    EXECUTE FUNCTION list_entries_take_position();
+
+CREATE TRIGGER list_entries_position_on_update
+    BEFORE UPDATE ON list_entries
+    FOR EACH ROW WHEN (NEW.change_seq IS NOT DISTINCT FROM OLD.change_seq)
+    EXECUTE FUNCTION list_entries_take_position();
+
 -- The feed: an account's changes after a position, in order. Unique, so two
 -- changes can never share a position.
 CREATE UNIQUE INDEX list_entries_feed ON list_entries (account_id, change_seq);

@@ -194,7 +194,7 @@ pub mod types {
         ///AniTrack's anime id of the entry.
         pub anime_id: i64,
         ///The entry as it is now; null for a `delete`.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub entry: ::std::option::Option<ListEntry>,
         ///The entry's id.
         pub entry_id: i64,
@@ -1193,7 +1193,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     anime_id: Err("no value supplied for anime_id".to_string()),
-                    entry: Ok(Default::default()),
+                    entry: Err("no value supplied for entry".to_string()),
                     entry_id: Err("no value supplied for entry_id".to_string()),
                     op: Err("no value supplied for op".to_string()),
                     rev: Err("no value supplied for rev".to_string()),

@@ -274,6 +274,64 @@ mod tests {
         );
     }
 
+    #[derive(Deserialize, JsonSchema)]
+    struct EntryIdPath {
+        #[allow(dead_code)]
+        #[serde(rename = "entryId")]
+        entry_id: String,
+    }
+
+    #[endpoint { method = GET, path = "/api/v1/list/{entryId}" }]
+    async fn changes_served(
+        _: RequestContext<()>,
+        _: Path<EntryIdPath>,
+        _: dropshot::Query<LimitQuery>,
+    ) -> Result<HttpResponseOk<()>, HttpError> {
+        Ok(HttpResponseOk(()))
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    struct LimitQuery {
+        #[allow(dead_code)]
+        limit: Option<u32>,
+    }
+
+    #[endpoint { method = PATCH, path = "/api/v1/list/{entryId}" }]
+    async fn entry_update(
+        _: RequestContext<()>,
+        _: Path<EntryIdPath>,
+    ) -> Result<HttpResponseOk<()>, HttpError> {
+        Ok(HttpResponseOk(()))
+    }
+
+    #[test]
+    fn an_alias_sharing_its_served_path_moves_only_its_method() {
+        let mut api = ApiDescription::<()>::new();
+        api.register(changes_served).unwrap();
+        api.register(entry_update).unwrap();
+        let mut doc = api
+            .openapi("t", dropshot::semver::Version::new(1, 0, 0))
+            .json()
+            .unwrap();
+        publish_paths(&mut doc, &[LIST_CHANGES]).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let methods = |path: &str| -> Vec<String> {
+            paths[path].as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(methods("/api/v1/list/{entryId}"), ["patch"]);
+        assert_eq!(methods("/api/v1/list/changes"), ["get"]);
+        let params = &paths["/api/v1/list/changes"]["get"]["parameters"];
+        let names: Vec<&str> = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["limit"], "the literal's variable is gone");
+        assert!(LIST_CHANGES.is_published_path("/api/v1/list/changes"));
+        assert!(!LIST_CHANGES.is_published_path("/api/v1/list/12"));
+    }
+
     #[test]
     fn only_the_literal_is_admitted() {
         let anilist: LiteralSegment = serde_json::from_str("\"anilist\"").unwrap();

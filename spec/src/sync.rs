@@ -37,6 +37,7 @@ pub struct ListChange {
     /// representation; a delete is a revision too).
     pub rev: i64,
     /// The entry as it is now; null for a `delete`.
+    #[schemars(schema_with = "crate::types::nullable_object::<ListEntry>")]
     pub entry: Option<ListEntry>,
 }
 

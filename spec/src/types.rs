@@ -8,6 +8,28 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The schema of an `Option<T>` whose `T` is a referenced object: the
+/// reference under `allOf`, with `type: object` beside `nullable` (OpenAPI
+/// 3.0 gives `nullable` no meaning without a `type`; linters refuse it).
+pub fn nullable_object<T: JsonSchema>(
+    generator: &mut schemars::r#gen::SchemaGenerator,
+) -> schemars::schema::Schema {
+    use schemars::schema::{InstanceType, Schema, SchemaObject, SubschemaValidation};
+    let reference = generator.subschema_for::<T>();
+    let mut schema = SchemaObject {
+        instance_type: Some(InstanceType::Object.into()),
+        subschemas: Some(Box::new(SubschemaValidation {
+            all_of: Some(vec![reference]),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    schema
+        .extensions
+        .insert("nullable".to_string(), serde_json::Value::Bool(true));
+    Schema::Object(schema)
+}
+
 /// An instant, always written as RFC 3339 in UTC with a `Z` suffix and whole
 /// seconds (`2026-11-27T11:11:05Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -140,7 +140,7 @@ pub async fn purge_tombstones(
 pub async fn try_purge_lock(db: &impl GenericClient) -> Result<bool, DbError> {
     // The lock's key is arbitrary but fixed: 'purge' in ASCII.
     let statement = db
-        .prepare_cached("SELECT pg_try_advisory_xact_lock(482_955_584_357)")
+        .prepare_cached("SELECT pg_try_advisory_xact_lock(482955584357)")
         .await?;
     Ok(db.query_one(&statement, &[]).await?.get(0))
 }

@@ -96,6 +96,9 @@ impl DbError {
                     || e.as_db_error().is_none()
                     || e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
                     || e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+                    // Only an operator's SQL can lock in another order than
+                    // the server (see migration V8); the loser retries.
+                    || e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
                     || e.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN)
                     || e.code() == Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW)
             }
