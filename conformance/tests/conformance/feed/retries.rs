@@ -263,6 +263,31 @@ async fn a_refused_request_keeps_nothing_so_its_key_can_be_used_again() {
 }
 
 #[tokio::test]
+async fn a_retry_sent_after_the_answer_is_never_409() {
+    // 409 is for a retry while the first request is still being processed:
+    // once its answer arrived, the key is free at once, whether the request
+    // was refused, done or replayed.
+    let world = world().await;
+    let line = Line::of(&world);
+    let anime = anime_ids(&world.env, 1).await[0];
+    let id = world.add(new_entry(anime, ListStatus::Watching)).await.id;
+    let path = format!("/list/{id}");
+    for round in 0..100 {
+        let key = format!("at-once-{round}");
+        let key = [("idempotency-key", key.as_str())];
+        let refused = line.patch(&path, &key, &json!({"progress": -1})).await;
+        assert_eq!(refused.status, 422, "round {round}: {refused:?}");
+        let body = json!({"progress": round % 12});
+        let first = line.patch(&path, &key, &body).await;
+        assert_eq!(first.status, 200, "round {round}: {first:?}");
+        for _ in 0..2 {
+            let retry = line.patch(&path, &key, &body).await;
+            assert_replayed(&first, &retry);
+        }
+    }
+}
+
+#[tokio::test]
 async fn keys_belong_to_one_account() {
     let world = world().await;
     let line = Line::of(&world);
