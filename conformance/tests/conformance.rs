@@ -17,6 +17,8 @@ mod cli;
 mod errors;
 #[path = "conformance/faults.rs"]
 mod faults;
+#[path = "conformance/feed/mod.rs"]
+mod feed;
 #[path = "conformance/hostile/mod.rs"]
 mod hostile;
 #[path = "conformance/list.rs"]
