@@ -21,6 +21,8 @@ mod faults;
 mod hostile;
 #[path = "conformance/list.rs"]
 mod list;
+#[path = "conformance/mirror.rs"]
+mod mirror;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]
