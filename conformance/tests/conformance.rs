@@ -23,6 +23,8 @@ mod feed;
 mod hostile;
 #[path = "conformance/list.rs"]
 mod list;
+#[path = "conformance/mirror.rs"]
+mod mirror;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]
