@@ -94,7 +94,9 @@ pub async fn changes(
                ORDER BY e.change_seq LIMIT $3) x ON true"
         ))
         .await?;
-    let rows = db.query(&statement, &[&account_id, &after, &limit]).await?;
+    let rows = db
+        .query(&statement, &[&account_id, &after, &limit, &floor])
+        .await?;
     let Some(first) = rows.first() else {
         return Err(DbError::Unexpected("the feed state row is missing".into()));
     };
