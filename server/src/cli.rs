@@ -35,6 +35,21 @@ struct Cli {
     #[arg(long, env = "ANITRACK_DB_CA_FILE", global = true, value_name = "FILE")]
     db_ca_file: Option<std::path::PathBuf>,
 
+    /// What stands between the server and PostgreSQL: `none` (direct, or a
+    /// session-mode pooler: timeouts on the startup packet, statements
+    /// prepared once per connection) or `transaction` (PgBouncer in
+    /// transaction mode, 1.18 included: no startup options, unnamed
+    /// statements, and the timeouts set at start as the role's defaults in
+    /// this database).
+    #[arg(
+        long,
+        env = "ANITRACK_DB_POOLER",
+        value_enum,
+        global = true,
+        default_value_t = PoolerArg::None
+    )]
+    db_pooler: PoolerArg,
+
     /// Log format.
     #[arg(
         long,
@@ -202,6 +217,21 @@ struct ServeArgs {
     purge_interval_secs: u64,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PoolerArg {
+    None,
+    Transaction,
+}
+
+impl From<PoolerArg> for db::Pooler {
+    fn from(arg: PoolerArg) -> Self {
+        match arg {
+            PoolerArg::None => db::Pooler::None,
+            PoolerArg::Transaction => db::Pooler::Transaction,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum UserAction {
     /// Create an account; the password is read from standard input.
@@ -295,6 +325,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         target: db::Target::new(&url, cli.db_ca_file.as_deref())
             .with_context(|| format!("database settings for {shown}"))?,
         shown,
+        pooler: cli.db_pooler.into(),
     };
     match cli.command {
         Command::Serve(args) => serve(&database, args).await,
@@ -370,6 +401,7 @@ struct Database {
     target: db::Target,
     /// The URL without its password.
     shown: String,
+    pooler: db::Pooler,
 }
 
 async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
@@ -390,16 +422,24 @@ async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
         server_certificate = database.target.verification().as_str(),
         "database connection"
     );
-    let pool = db::pool(
-        &database.target,
-        PoolSettings {
-            max_size: args.db_pool_size.max(1),
-            acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
-            statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
-            lock_timeout: Duration::from_millis(args.db_lock_timeout_ms),
-            ..Default::default()
-        },
-    )?;
+    let pool_settings = PoolSettings {
+        max_size: args.db_pool_size.max(1),
+        acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
+        lock_timeout: Duration::from_millis(args.db_lock_timeout_ms),
+        pooler: database.pooler,
+        ..Default::default()
+    };
+    let pool = db::pool(&database.target, pool_settings)?;
+    match pool_settings.pooler {
+        db::Pooler::None => db::sql::set_statements(db::sql::Statements::Prepared),
+        db::Pooler::Transaction => {
+            db::sql::set_statements(db::sql::Statements::Unnamed);
+            db::set_role_timeouts(&pool, &pool_settings).await.context(
+                "setting the role's statement and lock timeouts (--db-pooler transaction)",
+            )?;
+        }
+    }
     let passwords = Passwords::new(args.hash_concurrency).await?;
     let signing_key = SigningKey::load(&pool)
         .await
@@ -446,6 +486,7 @@ async fn cli_pool(database: &Database) -> anyhow::Result<deadpool_postgres::Pool
         &database.target,
         PoolSettings {
             max_size: 1,
+            pooler: database.pooler,
             ..Default::default()
         },
     )?;

@@ -1,6 +1,6 @@
 //! An account's tokens, as their owner manages them.
 
-use deadpool_postgres::GenericClient;
+use crate::db::sql::Db;
 
 use crate::db::tokens as sql;
 use crate::error::Error;
@@ -8,13 +8,13 @@ use crate::error::Error;
 pub use crate::db::tokens::{Principal, Token};
 
 /// The account's live tokens, newest first.
-pub async fn list(client: &impl GenericClient, account_id: i64) -> Result<Vec<Token>, Error> {
+pub async fn list(client: &impl Db, account_id: i64) -> Result<Vec<Token>, Error> {
     Ok(sql::list_active(client, account_id).await?)
 }
 
 /// One live token of the account.
 pub async fn find(
-    client: &impl GenericClient,
+    client: &impl Db,
     account_id: i64,
     token_id: i64,
 ) -> Result<Option<Token>, Error> {
@@ -26,10 +26,6 @@ pub async fn find(
 
 /// Revokes a live token of the account; false if there is none with that
 /// id (a concurrent revocation may have won: the token is gone either way).
-pub async fn revoke(
-    client: &impl GenericClient,
-    account_id: i64,
-    token_id: i64,
-) -> Result<bool, Error> {
+pub async fn revoke(client: &impl Db, account_id: i64, token_id: i64) -> Result<bool, Error> {
     Ok(sql::revoke(client, account_id, token_id).await?)
 }

@@ -1,7 +1,7 @@
 //! Writing one catalog record: unchanged data writes nothing, and the slug
 //! is chosen so that a published one keeps resolving.
 
-use deadpool_postgres::GenericClient;
+use crate::db::sql::Db;
 
 use super::media::Record;
 use super::slug;
@@ -18,7 +18,7 @@ pub enum Upserted {
 
 /// Inserts or updates one record, keyed by AniList id, inside the caller's
 /// transaction. Identical data (same source hash) writes nothing.
-pub async fn upsert(db: &impl GenericClient, record: &Record) -> Result<Upserted, DbError> {
+pub async fn upsert(db: &impl Db, record: &Record) -> Result<Upserted, DbError> {
     let hash = record.source_hash();
     let current = anime::lock_by_anilist_id(db, record.anilist_id).await?;
     let (id, slug_now, outcome) = match &current {
@@ -37,7 +37,7 @@ pub async fn upsert(db: &impl GenericClient, record: &Record) -> Result<Upserted
 /// otherwise the first free candidate (see [`slug::candidates`]). A slug
 /// once published stays in `anime_slugs`, so it keeps resolving.
 async fn choose_slug(
-    db: &impl GenericClient,
+    db: &impl Db,
     record: &Record,
     id: i64,
     current: &str,

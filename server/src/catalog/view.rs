@@ -1,7 +1,7 @@
 //! Catalog reads: lookups and search, as wire types.
 
+use crate::db::sql::Db;
 use anitrack_spec::types::{Anime, ExternalIds, Studio};
-use deadpool_postgres::GenericClient;
 
 use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
@@ -44,14 +44,14 @@ pub fn to_wire(row: AnimeRow) -> Anime {
     }
 }
 
-pub async fn by_anilist_id(client: &impl GenericClient, anilist_id: i64) -> Result<Anime, Error> {
+pub async fn by_anilist_id(client: &impl Db, anilist_id: i64) -> Result<Anime, Error> {
     anime::by_anilist_id(client, anilist_id)
         .await?
         .map(to_wire)
         .ok_or(Error::NotFound)
 }
 
-pub async fn by_slug(client: &impl GenericClient, slug: &str) -> Result<Anime, Error> {
+pub async fn by_slug(client: &impl Db, slug: &str) -> Result<Anime, Error> {
     // No slug holds a control character; PostgreSQL cannot even compare NUL.
     if forbidden_character(slug, TextKind::Line).is_some() {
         return Err(Error::NotFound);
@@ -64,7 +64,7 @@ pub async fn by_slug(client: &impl GenericClient, slug: &str) -> Result<Anime, E
 
 /// `GET /anime` with its query validated first.
 pub async fn search(
-    client: &impl GenericClient,
+    client: &impl Db,
     get: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<Anime>, Error> {
     let mut input = QueryInput::new(get);

@@ -1,7 +1,8 @@
 //! SQL for `accounts`.
 
+use super::sql::Db;
+use crate::params;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::DbError;
 
@@ -41,7 +42,7 @@ pub enum CreateError {
 }
 
 pub async fn create(
-    db: &impl GenericClient,
+    db: &impl Db,
     email: &str,
     name: &str,
     password_hash: &str,
@@ -52,40 +53,37 @@ pub async fn create(
          RETURNING {COLUMNS}"
     );
     match db
-        .query_one(&sql, &[&email, &name, &password_hash, &api_access])
+        .row(&sql, &params![email, name, password_hash, api_access])
         .await
     {
         Ok(row) => Ok(account(&row)),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
             Err(CreateError::EmailTaken)
         }
-        Err(e) => Err(CreateError::Db(e.into())),
+        Err(e) => Err(CreateError::Db(e)),
     }
 }
 
-pub async fn find_by_email(
-    db: &impl GenericClient,
-    email: &str,
-) -> Result<Option<Account>, DbError> {
+pub async fn find_by_email(db: &impl Db, email: &str) -> Result<Option<Account>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE email_key(email) = email_key($1)");
-    let statement = db.prepare_cached(&sql).await?;
+    let statement = &sql;
     Ok(db
-        .query_opt(&statement, &[&email])
+        .maybe_row(statement, &params![email])
         .await?
         .as_ref()
         .map(account))
 }
 
 pub async fn credentials_by_email(
-    db: &impl GenericClient,
+    db: &impl Db,
     email: &str,
 ) -> Result<Option<Credentials>, DbError> {
     let sql = format!(
         "SELECT {COLUMNS}, password_hash FROM accounts WHERE email_key(email) = email_key($1)"
     );
-    let statement = db.prepare_cached(&sql).await?;
+    let statement = &sql;
     Ok(db
-        .query_opt(&statement, &[&email])
+        .maybe_row(statement, &params![email])
         .await?
         .map(|row| Credentials {
             account: account(&row),
@@ -95,7 +93,7 @@ pub async fn credentials_by_email(
 
 /// Sets the API-access flag; `None` if no such email.
 pub async fn set_api_access(
-    db: &impl GenericClient,
+    db: &impl Db,
     email: &str,
     enabled: bool,
 ) -> Result<Option<Account>, DbError> {
@@ -104,7 +102,7 @@ pub async fn set_api_access(
          RETURNING {COLUMNS}"
     );
     Ok(db
-        .query_opt(&sql, &[&email, &enabled])
+        .maybe_row(&sql, &params![email, enabled])
         .await?
         .as_ref()
         .map(account))

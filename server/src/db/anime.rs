@@ -1,7 +1,8 @@
 //! SQL for the catalog: `anime`, `anime_slugs`, `genres`, `studios`.
 
+use super::sql::Db;
+use crate::params;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 
 use super::DbError;
@@ -55,15 +56,10 @@ pub struct Current {
 }
 
 /// The anime with this AniList id, locked until the transaction ends.
-pub async fn lock_by_anilist_id(
-    db: &impl GenericClient,
-    anilist_id: i64,
-) -> Result<Option<Current>, DbError> {
-    let statement = db
-        .prepare_cached("SELECT id, slug, source_hash FROM anime WHERE anilist_id = $1 FOR UPDATE")
-        .await?;
+pub async fn lock_by_anilist_id(db: &impl Db, anilist_id: i64) -> Result<Option<Current>, DbError> {
+    let statement = "SELECT id, slug, source_hash FROM anime WHERE anilist_id = $1 FOR UPDATE";
     Ok(db
-        .query_opt(&statement, &[&anilist_id])
+        .maybe_row(statement, &params![anilist_id])
         .await?
         .map(|row| Current {
             id: row.get("id"),
@@ -73,12 +69,10 @@ pub async fn lock_by_anilist_id(
 }
 
 /// The anime that has published `slug`, if any.
-pub async fn slug_owner(db: &impl GenericClient, slug: &str) -> Result<Option<i64>, DbError> {
-    let statement = db
-        .prepare_cached("SELECT anime_id FROM anime_slugs WHERE slug = $1")
-        .await?;
+pub async fn slug_owner(db: &impl Db, slug: &str) -> Result<Option<i64>, DbError> {
+    let statement = "SELECT anime_id FROM anime_slugs WHERE slug = $1";
     Ok(db
-        .query_opt(&statement, &[&slug])
+        .maybe_row(statement, &params![slug])
         .await?
         .map(|row| row.get("anime_id")))
 }
@@ -86,7 +80,7 @@ pub async fn slug_owner(db: &impl GenericClient, slug: &str) -> Result<Option<i6
 /// Writes a record under `slug` with its genres and studios (insert, or
 /// update of the row with its AniList id); returns the anime id.
 pub async fn write(
-    db: &impl GenericClient,
+    db: &impl Db,
     record: &Record,
     slug: &str,
     search_text: &str,
@@ -104,7 +98,7 @@ fn date_parts(date: PartialDate) -> [Option<i16>; 3] {
 
 /// Writes the anime's own row and publishes its slug; returns its id.
 async fn write_row(
-    db: &impl GenericClient,
+    db: &impl Db,
     r: &Record,
     slug: &str,
     search_text: &str,
@@ -112,9 +106,7 @@ async fn write_row(
 ) -> Result<i64, DbError> {
     let [sy, sm, sd] = date_parts(r.start);
     let [ey, em, ed] = date_parts(r.end);
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, title_native, synonyms, \
+    let statement = "INSERT INTO anime (anilist_id, mal_id, slug, title, title_english, title_native, synonyms, \
              format, status, episodes, duration, season, season_year, start_year, start_month, start_day, \
              end_year, end_month, end_day, synopsis, cover_image_url, site_url, search_text, source_hash) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) \
@@ -127,88 +119,70 @@ async fn write_row(
              end_month = excluded.end_month, end_day = excluded.end_day, synopsis = excluded.synopsis, \
              cover_image_url = excluded.cover_image_url, site_url = excluded.site_url, \
              search_text = excluded.search_text, source_hash = excluded.source_hash, updated_at = now() \
-             RETURNING id",
-        )
-        .await?;
+             RETURNING id";
     let row = db
-        .query_one(
-            &statement,
-            &[
-                &r.anilist_id,
-                &r.mal_id,
-                &slug,
-                &r.title,
-                &r.title_english,
-                &r.title_native,
-                &r.synonyms,
-                &r.format,
-                &r.status,
-                &r.episodes,
-                &r.duration,
-                &r.season,
-                &r.season_year,
-                &sy,
-                &sm,
-                &sd,
-                &ey,
-                &em,
-                &ed,
-                &r.synopsis,
-                &r.cover_image_url,
-                &r.site_url,
-                &search_text,
-                &hash,
+        .row(
+            statement,
+            &params![
+                r.anilist_id,
+                r.mal_id,
+                slug,
+                r.title,
+                r.title_english,
+                r.title_native,
+                r.synonyms,
+                r.format,
+                r.status,
+                r.episodes,
+                r.duration,
+                r.season,
+                r.season_year,
+                sy,
+                sm,
+                sd,
+                ey,
+                em,
+                ed,
+                r.synopsis,
+                r.cover_image_url,
+                r.site_url,
+                search_text,
+                hash
             ],
         )
         .await?;
     let id: i64 = row.get("id");
-    let publish = db
-        .prepare_cached("INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING")
-        .await?;
-    db.execute(&publish, &[&slug, &id]).await?;
+    let publish =
+        "INSERT INTO anime_slugs (slug, anime_id) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING";
+    db.run(publish, &params![slug, id]).await?;
     Ok(id)
 }
 
-async fn replace_genres(
-    db: &impl GenericClient,
-    id: i64,
-    genres: &[String],
-) -> Result<(), DbError> {
-    db.execute(
-        &db.prepare_cached("DELETE FROM anime_genres WHERE anime_id = $1")
-            .await?,
-        &[&id],
-    )
-    .await?;
+async fn replace_genres(db: &impl Db, id: i64, genres: &[String]) -> Result<(), DbError> {
+    db.run("DELETE FROM anime_genres WHERE anime_id = $1", &params![id])
+        .await?;
     if genres.is_empty() {
         return Ok(());
     }
-    db.execute(
-        &db.prepare_cached(
-            "INSERT INTO genres (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING",
-        )
-        .await?,
-        &[&genres],
+    db.run(
+        "INSERT INTO genres (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING",
+        &params![genres],
     )
     .await?;
-    db.execute(
-        &db.prepare_cached(
-            "INSERT INTO anime_genres (anime_id, genre_id, position) \
+    db.run(
+        "INSERT INTO anime_genres (anime_id, genre_id, position) \
              SELECT $1, g.id, t.ord FROM unnest($2::text[]) WITH ORDINALITY AS t(name, ord) \
              JOIN genres g ON g.name = t.name",
-        )
-        .await?,
-        &[&id, &genres],
+        &params![id, genres],
     )
     .await?;
     Ok(())
 }
 
-async fn replace_studios(db: &impl GenericClient, id: i64, r: &Record) -> Result<(), DbError> {
-    db.execute(
-        &db.prepare_cached("DELETE FROM anime_studios WHERE anime_id = $1")
-            .await?,
-        &[&id],
+async fn replace_studios(db: &impl Db, id: i64, r: &Record) -> Result<(), DbError> {
+    db.run(
+        "DELETE FROM anime_studios WHERE anime_id = $1",
+        &params![id],
     )
     .await?;
     if r.studios.is_empty() {
@@ -218,25 +192,13 @@ async fn replace_studios(db: &impl GenericClient, id: i64, r: &Record) -> Result
     let names: Vec<&str> = r.studios.iter().map(|s| s.name.as_str()).collect();
     let animation: Vec<bool> = r.studios.iter().map(|s| s.is_animation_studio).collect();
     let main: Vec<bool> = r.studios.iter().map(|s| s.is_main).collect();
-    db.execute(
-        &db.prepare_cached(
-            "INSERT INTO studios (id, name, is_animation_studio) \
+    db.run("INSERT INTO studios (id, name, is_animation_studio) \
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::bool[]) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, is_animation_studio = excluded.is_animation_studio \
-             WHERE (studios.name, studios.is_animation_studio) IS DISTINCT FROM (excluded.name, excluded.is_animation_studio)",
-        )
-        .await?,
-        &[&ids, &names, &animation],
-    )
+             WHERE (studios.name, studios.is_animation_studio) IS DISTINCT FROM (excluded.name, excluded.is_animation_studio)", &params![ids, names, animation])
     .await?;
-    db.execute(
-        &db.prepare_cached(
-            "INSERT INTO anime_studios (anime_id, studio_id, is_main, position) \
-             SELECT $1, t.studio, t.main, t.ord FROM unnest($2::bigint[], $3::bool[]) WITH ORDINALITY AS t(studio, main, ord)",
-        )
-        .await?,
-        &[&id, &ids, &main],
-    )
+    db.run("INSERT INTO anime_studios (anime_id, studio_id, is_main, position) \
+             SELECT $1, t.studio, t.main, t.ord FROM unnest($2::bigint[], $3::bool[]) WITH ORDINALITY AS t(studio, main, ord)", &params![id, ids, main])
     .await?;
     Ok(())
 }
@@ -318,14 +280,9 @@ fn detail(row: &tokio_postgres::Row) -> Result<AnimeRow, DbError> {
     })
 }
 
-pub async fn by_anilist_id(
-    db: &impl GenericClient,
-    anilist_id: i64,
-) -> Result<Option<AnimeRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!("{DETAIL} WHERE a.anilist_id = $1"))
-        .await?;
-    db.query_opt(&statement, &[&anilist_id])
+pub async fn by_anilist_id(db: &impl Db, anilist_id: i64) -> Result<Option<AnimeRow>, DbError> {
+    let statement = &format!("{DETAIL} WHERE a.anilist_id = $1");
+    db.maybe_row(statement, &params![anilist_id])
         .await?
         .as_ref()
         .map(detail)
@@ -333,13 +290,9 @@ pub async fn by_anilist_id(
 }
 
 /// By current or former slug.
-pub async fn by_slug(db: &impl GenericClient, slug: &str) -> Result<Option<AnimeRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "{DETAIL} JOIN anime_slugs s ON s.anime_id = a.id WHERE s.slug = $1"
-        ))
-        .await?;
-    db.query_opt(&statement, &[&slug])
+pub async fn by_slug(db: &impl Db, slug: &str) -> Result<Option<AnimeRow>, DbError> {
+    let statement = &format!("{DETAIL} JOIN anime_slugs s ON s.anime_id = a.id WHERE s.slug = $1");
+    db.maybe_row(statement, &params![slug])
         .await?
         .as_ref()
         .map(detail)
@@ -349,7 +302,7 @@ pub async fn by_slug(db: &impl GenericClient, slug: &str) -> Result<Option<Anime
 /// Catalog search; every filter optional. `q` is matched as a substring of
 /// the lower-cased titles and synonyms.
 pub async fn search(
-    db: &impl GenericClient,
+    db: &impl Db,
     mal_id: Option<i64>,
     anilist_id: Option<i64>,
     q: Option<&str>,
@@ -357,19 +310,17 @@ pub async fn search(
 ) -> Result<Vec<AnimeRow>, DbError> {
     let pattern = q.map(|q| format!("%{}%", like_escape(&q.to_lowercase())));
     let q_lower = q.map(str::to_lowercase);
-    let statement = db
-        .prepare_cached(&format!(
-            "{DETAIL} WHERE ($1::bigint IS NULL OR a.mal_id = $1) \
+    let statement = &format!(
+        "{DETAIL} WHERE ($1::bigint IS NULL OR a.mal_id = $1) \
                AND ($2::bigint IS NULL OR a.anilist_id = $2) \
                AND ($3::text IS NULL OR a.search_text LIKE $3 ESCAPE '\\') \
              ORDER BY (lower(coalesce(a.title_english, '')) = $4 OR lower(a.title) = $4) DESC, \
                       similarity(a.search_text, coalesce($4, '')) DESC, a.anilist_id \
              LIMIT $5"
-        ))
-        .await?;
-    db.query(
-        &statement,
-        &[&mal_id, &anilist_id, &pattern, &q_lower, &limit],
+    );
+    db.rows(
+        statement,
+        &params![mal_id, anilist_id, pattern, q_lower, limit],
     )
     .await?
     .iter()

@@ -1,9 +1,9 @@
 //! SQL for `list_entries`. Every statement is scoped to the account.
 
+use super::sql::Db;
+use crate::params;
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::RowStream;
-use tokio_postgres::types::ToSql;
 
 use super::DbError;
 
@@ -127,18 +127,14 @@ pub struct AnimeForEntry {
 }
 
 pub async fn anime_for_entry(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     anime_id: i64,
 ) -> Result<Option<AnimeForEntry>, DbError> {
-    let statement = db
-        .prepare_cached(
-            "SELECT a.episodes, EXISTS (SELECT 1 FROM list_entries e WHERE e.account_id = $2 \
-             AND e.anime_id = a.id AND e.deleted_at IS NULL) AS taken FROM anime a WHERE a.id = $1",
-        )
-        .await?;
+    let statement = "SELECT a.episodes, EXISTS (SELECT 1 FROM list_entries e WHERE e.account_id = $2 \
+             AND e.anime_id = a.id AND e.deleted_at IS NULL) AS taken FROM anime a WHERE a.id = $1";
     Ok(db
-        .query_opt(&statement, &[&anime_id, &account_id])
+        .maybe_row(statement, &params![anime_id, account_id])
         .await?
         .map(|row| AnimeForEntry {
             episodes: row.get("episodes"),
@@ -150,66 +146,61 @@ pub async fn anime_for_entry(
 /// partial unique index decided, even under concurrency). `position` is the
 /// account's feed position taken by this transaction.
 pub async fn insert(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     anime_id: i64,
     s: &EntryValues,
     position: i64,
 ) -> Result<Option<EntryRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "WITH e AS (INSERT INTO list_entries (account_id, anime_id, status, score, progress, started_at, \
+    let statement = &format!(
+        "WITH e AS (INSERT INTO list_entries (account_id, anime_id, status, score, progress, started_at, \
              completed_at, notes, is_private, is_rewatching, rewatch_count, tags, change_seq) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
-        ))
-        .await?;
+    );
     let result = db
-        .query_one(
-            &statement,
-            &[
-                &account_id,
-                &anime_id,
-                &s.status,
-                &s.score,
-                &s.progress,
-                &s.started_at,
-                &s.completed_at,
-                &s.notes,
-                &s.is_private,
-                &s.is_rewatching,
-                &s.rewatch_count,
-                &s.tags,
-                &position,
+        .row(
+            statement,
+            &params![
+                account_id,
+                anime_id,
+                s.status,
+                s.score,
+                s.progress,
+                s.started_at,
+                s.completed_at,
+                s.notes,
+                s.is_private,
+                s.is_rewatching,
+                s.rewatch_count,
+                s.tags,
+                position
             ],
         )
         .await;
     match result {
         Ok(row) => entry(&row).map(Some),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(None),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
 /// The account's live entries, newest update first, optionally by status,
 /// as rows arrive from the server (decode each with [`entry`]).
 pub async fn list(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     status: Option<&str>,
 ) -> Result<RowStream, DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "{} AND ($2::text IS NULL OR e.status = $2) ORDER BY e.updated_at DESC, e.id DESC",
-            live()
-        ))
-        .await?;
-    let params: [&(dyn ToSql + Sync); 2] = [&account_id, &status];
-    Ok(db.query_raw(&statement, params).await?)
+    let statement = &format!(
+        "{} AND ($2::text IS NULL OR e.status = $2) ORDER BY e.updated_at DESC, e.id DESC",
+        live()
+    );
+    db.stream(statement, &params![account_id, status]).await
 }
 
 pub async fn for_anime(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     anime_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
@@ -218,7 +209,7 @@ pub async fn for_anime(
 
 /// A live entry of the account, locked for update until the transaction ends.
 pub async fn lock(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     entry_id: i64,
 ) -> Result<Option<EntryRow>, DbError> {
@@ -227,13 +218,13 @@ pub async fn lock(
 
 /// At most one of the account's live entries, picked by `filter` on `$2`.
 async fn one_live(
-    db: &impl GenericClient,
+    db: &impl Db,
     filter: &str,
     account_id: i64,
     key: i64,
 ) -> Result<Option<EntryRow>, DbError> {
-    let statement = db.prepare_cached(&format!("{} {filter}", live())).await?;
-    db.query_opt(&statement, &[&account_id, &key])
+    let statement = &format!("{} {filter}", live());
+    db.maybe_row(statement, &params![account_id, key])
         .await?
         .as_ref()
         .map(entry)
@@ -242,35 +233,33 @@ async fn one_live(
 
 /// A new state of a locked entry, at feed `position`, one revision later.
 pub async fn update(
-    db: &impl GenericClient,
+    db: &impl Db,
     entry_id: i64,
     s: &EntryValues,
     position: i64,
 ) -> Result<EntryRow, DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "WITH e AS (UPDATE list_entries SET status = $2, score = $3, progress = $4, started_at = $5, \
+    let statement = &format!(
+        "WITH e AS (UPDATE list_entries SET status = $2, score = $3, progress = $4, started_at = $5, \
              completed_at = $6, notes = $7, is_private = $8, is_rewatching = $9, rewatch_count = $10, \
              tags = $11, updated_at = now(), rev = rev + 1, change_seq = $12 WHERE id = $1 RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
-        ))
-        .await?;
+    );
     let row = db
-        .query_one(
-            &statement,
-            &[
-                &entry_id,
-                &s.status,
-                &s.score,
-                &s.progress,
-                &s.started_at,
-                &s.completed_at,
-                &s.notes,
-                &s.is_private,
-                &s.is_rewatching,
-                &s.rewatch_count,
-                &s.tags,
-                &position,
+        .row(
+            statement,
+            &params![
+                entry_id,
+                s.status,
+                s.score,
+                s.progress,
+                s.started_at,
+                s.completed_at,
+                s.notes,
+                s.is_private,
+                s.is_rewatching,
+                s.rewatch_count,
+                s.tags,
+                position
             ],
         )
         .await?;
@@ -280,19 +269,15 @@ pub async fn update(
 /// Soft delete at feed `position`, leaving a tombstone one revision later;
 /// false if the account has no such live entry.
 pub async fn soft_delete(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     entry_id: i64,
     position: i64,
 ) -> Result<bool, DbError> {
-    let statement = db
-        .prepare_cached(
-            "UPDATE list_entries SET deleted_at = now(), updated_at = now(), rev = rev + 1, \
-             change_seq = $3 WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
-        )
-        .await?;
+    let statement = "UPDATE list_entries SET deleted_at = now(), updated_at = now(), rev = rev + 1, \
+             change_seq = $3 WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL";
     Ok(db
-        .execute(&statement, &[&entry_id, &account_id, &position])
+        .run(statement, &params![entry_id, account_id, position])
         .await?
         == 1)
 }
@@ -300,25 +285,23 @@ pub async fn soft_delete(
 /// One page of the account's live entries in `GET /list` order, after the
 /// entry `(updated_at, id)` of the previous page's last one.
 pub async fn page(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     status: Option<&str>,
     after: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> Result<Vec<EntryRow>, DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "{} AND ($2::text IS NULL OR e.status = $2) \
+    let statement = &format!(
+        "{} AND ($2::text IS NULL OR e.status = $2) \
              AND ($3::timestamptz IS NULL OR (e.updated_at, e.id) < ($3, $4)) \
              ORDER BY e.updated_at DESC, e.id DESC LIMIT $5",
-            live()
-        ))
-        .await?;
+        live()
+    );
     let (at, id) = match after {
         Some((at, id)) => (Some(at), id),
         None => (None, 0),
     };
-    db.query(&statement, &[&account_id, &status, &at, &id, &limit])
+    db.rows(statement, &params![account_id, status, at, id, limit])
         .await?
         .iter()
         .map(entry)

@@ -1,6 +1,7 @@
 //! SQL for the change feed: `list_feeds` and the entries in feed order.
 
-use deadpool_postgres::GenericClient;
+use super::sql::Db;
+use crate::params;
 
 use super::DbError;
 use super::entries::{COLUMNS, EntryRow, InOrder, entry_from};
@@ -10,24 +11,18 @@ use super::entries::{COLUMNS, EntryRow, InOrder, entry_from};
 /// time and commit in position order; every list write calls this first,
 /// before it locks any entry, so no two writes wait on each other in
 /// opposite orders.
-pub async fn next_position(db: &impl GenericClient, account_id: i64) -> Result<i64, DbError> {
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO list_feeds (account_id, last_seq) VALUES ($1, 1) \
+pub async fn next_position(db: &impl Db, account_id: i64) -> Result<i64, DbError> {
+    let statement = "INSERT INTO list_feeds (account_id, last_seq) VALUES ($1, 1) \
              ON CONFLICT (account_id) DO UPDATE SET last_seq = list_feeds.last_seq + 1 \
-             RETURNING last_seq",
-        )
-        .await?;
-    Ok(db.query_one(&statement, &[&account_id]).await?.get(0))
+             RETURNING last_seq";
+    Ok(db.row(statement, &params![account_id]).await?.get(0))
 }
 
 /// Returns the position this transaction took with [`next_position`] and
 /// did not use (the feed row is still locked by it, so nobody took another).
-pub async fn give_back_position(db: &impl GenericClient, account_id: i64) -> Result<(), DbError> {
-    let statement = db
-        .prepare_cached("UPDATE list_feeds SET last_seq = last_seq - 1 WHERE account_id = $1")
-        .await?;
-    db.execute(&statement, &[&account_id]).await?;
+pub async fn give_back_position(db: &impl Db, account_id: i64) -> Result<(), DbError> {
+    let statement = "UPDATE list_feeds SET last_seq = last_seq - 1 WHERE account_id = $1";
+    db.run(statement, &params![account_id]).await?;
     Ok(())
 }
 
@@ -59,9 +54,9 @@ fn state_of(row: &tokio_postgres::Row) -> Result<FeedState, DbError> {
     })
 }
 
-pub async fn state(db: &impl GenericClient, account_id: i64) -> Result<FeedState, DbError> {
-    let statement = db.prepare_cached(STATE).await?;
-    state_of(&db.query_one(&statement, &[&account_id]).await?)
+pub async fn state(db: &impl Db, account_id: i64) -> Result<FeedState, DbError> {
+    let statement = STATE;
+    state_of(&db.row(statement, &params![account_id]).await?)
 }
 
 /// One change: an entry's latest state (a tombstone when `deleted`).
@@ -77,25 +72,23 @@ pub struct ChangeRow {
 /// purged position when the reader started; `None` for a reader starting
 /// now) has been purged: the reader may hold its entry.
 pub async fn changes(
-    db: &impl GenericClient,
+    db: &impl Db,
     account_id: i64,
     after: i64,
     floor: Option<i64>,
     limit: i64,
 ) -> Result<(FeedState, Option<Vec<ChangeRow>>), DbError> {
-    let statement = db
-        .prepare_cached(&format!(
-            "WITH s AS ({STATE}) \
+    let statement = &format!(
+        "WITH s AS ({STATE}) \
              SELECT s.last_seq, s.purged, s.catalog, x.* FROM s LEFT JOIN LATERAL ( \
                SELECT {COLUMNS}, e.change_seq, e.deleted_at IS NOT NULL AS deleted \
                FROM list_entries e JOIN anime a ON a.id = e.anime_id \
                WHERE e.account_id = $1 AND e.change_seq > $2 \
                  AND greatest($2, coalesce($4, s.purged)) >= s.purged \
                ORDER BY e.change_seq LIMIT $3) x ON true"
-        ))
-        .await?;
+    );
     let rows = db
-        .query(&statement, &[&account_id, &after, &limit, &floor])
+        .rows(statement, &params![account_id, after, limit, floor])
         .await?;
     let Some(first) = rows.first() else {
         return Err(DbError::Unexpected("the feed state row is missing".into()));
@@ -124,13 +117,11 @@ pub async fn changes(
 /// Deletes up to `batch` tombstones older than `retention_days` and records,
 /// per account, the highest position purged; returns how many went.
 pub async fn purge_tombstones(
-    db: &impl GenericClient,
+    db: &impl Db,
     retention_days: i32,
     batch: i64,
 ) -> Result<u64, DbError> {
-    let statement = db
-        .prepare_cached(
-            "WITH gone AS ( \
+    let statement = "WITH gone AS ( \
                DELETE FROM list_entries WHERE id IN ( \
                  SELECT id FROM list_entries \
                  WHERE deleted_at < now() - make_interval(days => $1) \
@@ -140,11 +131,9 @@ pub async fn purge_tombstones(
                UPDATE list_feeds f SET purged_through = greatest(f.purged_through, p.upto) \
                FROM (SELECT account_id, max(change_seq) AS upto FROM gone GROUP BY account_id) p \
                WHERE f.account_id = p.account_id) \
-             SELECT count(*) FROM gone",
-        )
-        .await?;
+             SELECT count(*) FROM gone";
     let count: i64 = db
-        .query_one(&statement, &[&retention_days, &batch])
+        .row(statement, &params![retention_days, batch])
         .await?
         .get(0);
     Ok(u64::try_from(count).unwrap_or(0))
@@ -152,10 +141,8 @@ pub async fn purge_tombstones(
 
 /// Whether this transaction may purge: one purger at a time across every
 /// instance (two purgers would lock feed rows in different orders).
-pub async fn try_purge_lock(db: &impl GenericClient) -> Result<bool, DbError> {
+pub async fn try_purge_lock(db: &impl Db) -> Result<bool, DbError> {
     // The lock's key is arbitrary but fixed: 'purge' in ASCII.
-    let statement = db
-        .prepare_cached("SELECT pg_try_advisory_xact_lock(482955584357)")
-        .await?;
-    Ok(db.query_one(&statement, &[]).await?.get(0))
+    let statement = "SELECT pg_try_advisory_xact_lock(482955584357)";
+    Ok(db.row(statement, &params![]).await?.get(0))
 }

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod secrets;
 pub mod sessions;
+pub mod sql;
 pub mod throttle;
 mod tls;
 pub mod tokens;
@@ -38,6 +39,24 @@ pub struct PoolSettings {
     /// hammered by one key, a list entry written twice at once); past it the
     /// request is a 503 to retry, not a wait up to the statement timeout.
     pub lock_timeout: Duration,
+    /// What stands between this process and PostgreSQL.
+    pub pooler: Pooler,
+}
+
+/// A connection pooler between the server and PostgreSQL, which decides
+/// what a connection may carry from one transaction to the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pooler {
+    /// Straight to PostgreSQL (or a session-mode pooler): the timeouts ride
+    /// on the startup packet and statements are prepared once per
+    /// connection.
+    #[default]
+    None,
+    /// PgBouncer (1.18 included) in transaction mode: nothing session-scoped.
+    /// No startup `options` (PgBouncer refuses them), unnamed statements
+    /// only, and the timeouts are the role's defaults in this database,
+    /// which `serve` sets at start (`ALTER ROLE CURRENT_USER IN DATABASE`).
+    Transaction,
 }
 
 impl Default for PoolSettings {
@@ -48,6 +67,7 @@ impl Default for PoolSettings {
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
             lock_timeout: Duration::from_secs(1),
+            pooler: Pooler::None,
         }
     }
 }
@@ -175,11 +195,14 @@ impl Target {
         let mut config = self.config.clone();
         config.connect_timeout(settings.connect_timeout);
         config.application_name("anitrack-server");
-        config.options(format!(
-            "-c statement_timeout={} -c lock_timeout={}",
-            settings.statement_timeout.as_millis(),
-            settings.lock_timeout.as_millis()
-        ));
+        let timeouts = !settings.statement_timeout.is_zero() || !settings.lock_timeout.is_zero();
+        if settings.pooler == Pooler::None && timeouts {
+            config.options(format!(
+                "-c statement_timeout={} -c lock_timeout={}",
+                settings.statement_timeout.as_millis(),
+                settings.lock_timeout.as_millis()
+            ));
+        }
         config
     }
 }
@@ -321,16 +344,46 @@ pub fn latest_migration() -> i64 {
         .unwrap_or(0)
 }
 
+/// Behind a transaction-mode pooler the timeouts cannot ride on the
+/// connection: they become the role's defaults in this database, for every
+/// session PostgreSQL starts from now on (the pooler's open server
+/// connections keep theirs until it replaces them). Every instance sets the
+/// same values from its flags; the last to start wins.
+pub async fn set_role_timeouts(pool: &Pool, settings: &PoolSettings) -> Result<(), DbError> {
+    use sql::Db as _;
+    let client = pool.get().await?;
+    let database: String = client.row("SELECT current_database()", &[]).await?.get(0);
+    // ALTER ROLE takes no parameters: the values are integers and the name
+    // is quoted by PostgreSQL's own quote_ident.
+    let quoted: String = client
+        .row("SELECT quote_ident($1)", &crate::params![database])
+        .await?
+        .get(0);
+    for (name, value) in [
+        ("statement_timeout", settings.statement_timeout),
+        ("lock_timeout", settings.lock_timeout),
+    ] {
+        let sql = format!(
+            "ALTER ROLE CURRENT_USER IN DATABASE {quoted} SET {name} = {}",
+            value.as_millis()
+        );
+        client.batch_execute(&sql).await?;
+    }
+    Ok(())
+}
+
 /// Readiness: the database answers and has every migration this binary
 /// carries (a rolling deploy's new instance is not ready before `migrate`).
 pub async fn check_ready(pool: &Pool) -> Result<(), DbError> {
+    use sql::Db as _;
     let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(
+    let applied: i64 = client
+        .row(
             "SELECT coalesce(max(version), 0)::bigint AS version FROM refinery_schema_history",
+            &[],
         )
-        .await?;
-    let applied: i64 = client.query_one(&statement, &[]).await?.get("version");
+        .await?
+        .get("version");
     if applied < latest_migration() {
         return Err(DbError::Unavailable(format!(
             "database schema is at migration {applied}, this server needs {}",

@@ -1,7 +1,8 @@
 //! SQL for `web_sessions`: the settings page's sign-in sessions.
 
+use super::sql::Db;
+use crate::params;
 use chrono::Duration;
-use deadpool_postgres::GenericClient;
 
 use super::DbError;
 use super::accounts::Account;
@@ -23,25 +24,21 @@ impl std::fmt::Debug for Session {
 }
 
 pub async fn create(
-    db: &impl GenericClient,
+    db: &impl Db,
     id_hash: &[u8; 32],
     account_id: i64,
     csrf_token: &str,
     absolute: Duration,
 ) -> Result<(), DbError> {
-    let statement = db
-        .prepare_cached(
-            "INSERT INTO web_sessions (id_hash, account_id, csrf_token, expires_at) \
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8))",
-        )
-        .await?;
-    db.execute(
-        &statement,
-        &[
-            &id_hash.as_slice(),
-            &account_id,
-            &csrf_token,
-            &(absolute.num_seconds() as f64),
+    let statement = "INSERT INTO web_sessions (id_hash, account_id, csrf_token, expires_at) \
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8))";
+    db.run(
+        statement,
+        &params![
+            id_hash.as_slice(),
+            account_id,
+            csrf_token,
+            (absolute.num_seconds() as f64)
         ],
     )
     .await?;
@@ -51,24 +48,20 @@ pub async fn create(
 /// The live session for a cookie, refreshing its idle clock; `None` when
 /// unknown, idle longer than `idle`, or past its absolute expiry.
 pub async fn touch(
-    db: &impl GenericClient,
+    db: &impl Db,
     id_hash: &[u8; 32],
     idle: Duration,
 ) -> Result<Option<Session>, DbError> {
-    let statement = db
-        .prepare_cached(
-            "WITH s AS (UPDATE web_sessions SET last_seen_at = now() \
+    let statement = "WITH s AS (UPDATE web_sessions SET last_seen_at = now() \
                WHERE id_hash = $1 AND expires_at > now() \
                  AND last_seen_at > now() - make_interval(secs => $2::float8) \
                RETURNING account_id, csrf_token) \
              SELECT a.id, a.email, a.name, a.api_access, a.created_at, s.csrf_token \
-             FROM s JOIN accounts a ON a.id = s.account_id",
-        )
-        .await?;
+             FROM s JOIN accounts a ON a.id = s.account_id";
     let row = db
-        .query_opt(
-            &statement,
-            &[&id_hash.as_slice(), &(idle.num_seconds() as f64)],
+        .maybe_row(
+            statement,
+            &params![id_hash.as_slice(), (idle.num_seconds() as f64)],
         )
         .await?;
     Ok(row.map(|row| Session {
@@ -83,23 +76,16 @@ pub async fn touch(
     }))
 }
 
-pub async fn delete(db: &impl GenericClient, id_hash: &[u8; 32]) -> Result<(), DbError> {
-    let statement = db
-        .prepare_cached("DELETE FROM web_sessions WHERE id_hash = $1")
-        .await?;
-    db.execute(&statement, &[&id_hash.as_slice()]).await?;
+pub async fn delete(db: &impl Db, id_hash: &[u8; 32]) -> Result<(), DbError> {
+    let statement = "DELETE FROM web_sessions WHERE id_hash = $1";
+    db.run(statement, &params![id_hash.as_slice()]).await?;
     Ok(())
 }
 
 /// Deletes expired sessions; returns how many.
-pub async fn sweep(db: &impl GenericClient, idle: Duration) -> Result<u64, DbError> {
-    let statement = db
-        .prepare_cached(
-            "DELETE FROM web_sessions WHERE expires_at <= now() \
-             OR last_seen_at <= now() - make_interval(secs => $1::float8)",
-        )
-        .await?;
-    Ok(db
-        .execute(&statement, &[&(idle.num_seconds() as f64)])
-        .await?)
+pub async fn sweep(db: &impl Db, idle: Duration) -> Result<u64, DbError> {
+    let statement = "DELETE FROM web_sessions WHERE expires_at <= now() \
+             OR last_seen_at <= now() - make_interval(secs => $1::float8)";
+    db.run(statement, &params![(idle.num_seconds() as f64)])
+        .await
 }

@@ -1,9 +1,9 @@
 //! `GET /list/changes`: the account's changes after a cursor, in position
 //! order (see migration V8 and `docs/sync.md`).
 
+use crate::db::sql::Db;
 use anitrack_spec::limits::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN};
 use anitrack_spec::sync::{ChangeOp, ListChange, ListChanges};
-use deadpool_postgres::GenericClient;
 
 use super::conditions::{list_etag, not_modified};
 use super::{cursor, to_wire};
@@ -20,7 +20,7 @@ pub enum Conditional<T> {
 
 /// `GET /list/changes`.
 pub async fn changes(
-    client: &impl GenericClient,
+    client: &impl Db,
     key: &SigningKey,
     account_id: i64,
     query: &(dyn Fn(&str) -> Option<String> + Sync),

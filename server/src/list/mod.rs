@@ -11,8 +11,8 @@ pub mod state;
 pub mod streams;
 pub mod write;
 
+use crate::db::sql::Db;
 use anitrack_spec::types::{AnimeSummary, ListEntry, ListStatus};
-use deadpool_postgres::GenericClient;
 
 use futures_util::TryStreamExt as _;
 
@@ -171,7 +171,7 @@ impl Entries {
 /// `GET /list/anime/{animeId}`: the entry, or 304 while `If-None-Match`
 /// holds its `ETag`.
 pub async fn for_anime(
-    client: &impl GenericClient,
+    client: &impl Db,
     account_id: i64,
     anime_id: i64,
     if_none_match: Option<&str>,

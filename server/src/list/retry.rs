@@ -2,9 +2,9 @@
 //! (draft-ietf-httpapi-idempotency-key-header). The first successful answer
 //! is kept in the write's own transaction and replayed to retries.
 
+use crate::db::sql::Db;
 use anitrack_spec::error::FieldErrors;
 use anitrack_spec::limits::{IDEMPOTENCY_KEY_HOURS, IDEMPOTENCY_KEY_MAX};
-use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -83,11 +83,7 @@ impl Retry {
     /// replay, `Ok(None)` to go on (the key is then this transaction's until
     /// it ends), 409 while another request holds the key, 422 when the key
     /// was used for another request.
-    pub async fn claim(
-        &self,
-        tx: &impl GenericClient,
-        account_id: i64,
-    ) -> Result<Option<Replay>, Error> {
+    pub async fn claim(&self, tx: &impl Db, account_id: i64) -> Result<Option<Replay>, Error> {
         if !idempotency::try_lock(tx, self.lock).await? {
             return Err(Error::InFlight);
         }
@@ -113,7 +109,7 @@ impl Retry {
     /// Keeps the answer, in the same transaction as the write.
     pub async fn keep(
         &self,
-        tx: &impl GenericClient,
+        tx: &impl Db,
         account_id: i64,
         status: u16,
         body: Vec<u8>,
