@@ -5,10 +5,11 @@ use anitrack_spec::types::TokenIssueRequest;
 use serde_json::Value;
 
 use crate::auth::password::Passwords;
+use crate::auth::throttle::{self, Limit, Throttle};
 use crate::auth::token;
 use crate::db::accounts::Account;
 use crate::db::tokens::Token;
-use crate::db::{accounts, tokens};
+use crate::db::{DbError, accounts, tokens};
 use crate::error::Error;
 use crate::validate::Input;
 
@@ -64,8 +65,8 @@ pub async fn check_credentials(
 }
 
 /// Checks the credentials; the API-access flag is only revealed to someone
-/// who knows the password. The caller then counts the creation against the
-/// account's hourly budget and mints with [`mint_for`].
+/// who knows the password. The caller then mints with [`mint_counted`],
+/// which counts the creation against the account's hourly budget.
 pub async fn sign_in_for_token(
     db: &deadpool_postgres::Pool,
     passwords: &Passwords,
@@ -88,14 +89,23 @@ pub fn too_many_tokens() -> String {
     )
 }
 
-/// Mints and stores a token for an account, within the account's cap of
-/// active tokens (else a 422 on `device_name`); returns it with its plain
-/// text. Creation rate limits are the caller's (the operator CLI has none).
-pub async fn mint_for(
+/// The 422 (on `device_name`) for an account that holds the most tokens
+/// it may.
+fn at_cap() -> Error {
+    let mut errors = anitrack_spec::error::FieldErrors::new();
+    errors.add("device_name", too_many_tokens());
+    Error::Invalid(errors)
+}
+
+/// Mints a token and stores it under the cap of active tokens (and the
+/// `budget`, if any) on one pool connection; the stored outcome with the
+/// token's plain text.
+async fn store(
     db: &deadpool_postgres::Pool,
     account_id: i64,
     name: &str,
-) -> Result<(Token, String), Error> {
+    budget: Option<&tokens::Budget<'_>>,
+) -> Result<(tokens::Capped, String), Error> {
     let minted = token::mint();
     let mut client = db.get().await?;
     let stored = tokens::insert_capped(
@@ -104,14 +114,72 @@ pub async fn mint_for(
         name,
         &minted.hash.0,
         i64::from(TOKENS_ACTIVE_MAX),
+        budget,
     )
     .await?;
-    match stored {
-        Some(stored) => Ok((stored, minted.plain)),
-        None => {
-            let mut errors = anitrack_spec::error::FieldErrors::new();
-            errors.add("device_name", too_many_tokens());
-            Err(Error::Invalid(errors))
-        }
+    Ok((stored, minted.plain))
+}
+
+/// Mints and stores a token for an account, within the account's cap of
+/// active tokens (else a 422 on `device_name`); returns it with its plain
+/// text. No creation budget: this is the operator CLI's; requests go
+/// through [`mint_counted`].
+pub async fn mint_for(
+    db: &deadpool_postgres::Pool,
+    account_id: i64,
+    name: &str,
+) -> Result<(Token, String), Error> {
+    match store(db, account_id, name, None).await? {
+        (
+            tokens::Capped {
+                token: Some(token), ..
+            },
+            plain,
+        ) => Ok((token, plain)),
+        _ => Err(at_cap()),
     }
+}
+
+/// [`mint_for`] for a request: the creation is counted against the
+/// account's hourly budget of `quota` (policy `token-creation`) in the
+/// transaction that stores the token, after the account's row lock, so
+/// one checkout and one commit do both. An account this instance already
+/// saw over its budget is refused from memory, without the database.
+///
+/// Returns the budget after this attempt (for the rate-limit headers)
+/// and the outcome: the token; a 429 when the budget was spent (nothing
+/// minted); or a 422 on `device_name` at the cap (the attempt counts).
+pub async fn mint_counted(
+    db: &deadpool_postgres::Pool,
+    memory: &Throttle,
+    quota: u32,
+    account_id: i64,
+    name: &str,
+) -> Result<(Limit, Result<(Token, String), Error>), Error> {
+    let key = throttle::creation_key(account_id);
+    if let Some(limit) = memory.blocked(&key) {
+        return Ok((limit, Err(Error::TooManyAttempts)));
+    }
+    let budget = tokens::Budget {
+        key: &key,
+        quota: i32::try_from(quota).unwrap_or(i32::MAX),
+        window_secs: f64::from(throttle::HOUR_SECS),
+    };
+    let (stored, plain) = store(db, account_id, name, Some(&budget)).await?;
+    let window = stored.window.ok_or(Error::Db(DbError::Unexpected(
+        "the token-creation budget was not counted".into(),
+    )))?;
+    let limit = Limit::counted(
+        throttle::CREATION_POLICY,
+        quota,
+        throttle::HOUR_SECS,
+        window,
+    );
+    memory.remember(&key, &limit);
+    let outcome = match stored.token {
+        _ if limit.exceeded() => Err(Error::TooManyAttempts),
+        Some(token) => Ok((token, plain)),
+        None => Err(at_cap()),
+    };
+    Ok((limit, outcome))
 }

@@ -281,27 +281,14 @@ pub async fn sign_in(
     Ok(limits)
 }
 
-/// Counts one token creation against the account's hourly budget.
-pub async fn token_creation(
-    db: &deadpool_postgres::Pool,
-    memory: &Throttle,
-    quota: u32,
-    account_id: i64,
-) -> Result<Limit, Error> {
-    let key = format!("mint:{account_id}");
-    if let Some(limit) = memory.blocked(&key) {
-        return Ok(limit);
-    }
-    let client = db.get().await?;
-    let window = throttle::hit(&client, std::slice::from_ref(&key), f64::from(HOUR_SECS))
-        .await?
-        .pop()
-        .ok_or(Error::Db(crate::db::DbError::Unexpected(
-            "the rate-limit statement returned no window".into(),
-        )))?;
-    let limit = Limit::counted("token-creation", quota, HOUR_SECS, window);
-    memory.remember(&key, &limit);
-    Ok(limit)
+/// Policy name of the per-account token-creation budget.
+pub const CREATION_POLICY: &str = "token-creation";
+
+/// The key an account's token creations are counted under (in
+/// `rate_limits` and in this instance's memory). The count itself happens
+/// in the transaction that stores the token (`auth::issue::mint_counted`).
+pub fn creation_key(account_id: i64) -> String {
+    format!("mint:{account_id}")
 }
 
 #[cfg(test)]

@@ -23,8 +23,10 @@ pub struct Window {
 }
 
 /// The upsert that counts a hit on every key `k` of `$KEYS` (a FROM item),
-/// with a window of `$WINDOW` seconds. Used alone (token issuance) and
-/// inside the authentication statement (`db::tokens::authenticate`).
+/// with a window of `$WINDOW` seconds. Used inside other statements: the
+/// authentication statement (`db::tokens::authenticate`), the token
+/// creation budget's hit under the account's lock (`db::tokens::insert_capped`)
+/// and the sign-in limits ([`hit_then_email`]).
 const HIT: &str = "INSERT INTO rate_limits AS r (key, window_start, hits, window_secs) \
     SELECT k, now(), 1, $WINDOW::float8::integer FROM $KEYS \
     ON CONFLICT (key) DO UPDATE SET \
@@ -51,24 +53,6 @@ pub fn window(row: &tokio_postgres::Row) -> Window {
         reset_in: row.get("reset_in"),
         reset_at: row.get("reset_at"),
     }
-}
-
-/// Counts one hit on each key (in the order given, so that concurrent
-/// callers lock keys in the same order).
-pub async fn hit(
-    db: &impl GenericClient,
-    keys: &[String],
-    window_secs: f64,
-) -> Result<Vec<Window>, DbError> {
-    let statement = db
-        .prepare_cached(&hit_sql("unnest($1::text[]) AS keys (k)", 2))
-        .await?;
-    Ok(db
-        .query(&statement, &[&keys, &window_secs])
-        .await?
-        .iter()
-        .map(window)
-        .collect())
 }
 
 /// Counts a hit on `first`, and on the email key of `email` only if that

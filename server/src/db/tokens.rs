@@ -22,40 +22,116 @@ pub struct Principal {
     pub account: Account,
 }
 
-/// Inserts a token unless the account already has `cap` live ones (then
-/// `None`). The account's row is locked first, so concurrent creations for
-/// one account count one after the other and can never pass the cap.
+/// A creation budget counted in the same transaction as the insert: a
+/// rate-limit window (`db::throttle`) under `key`.
+pub struct Budget<'a> {
+    pub key: &'a str,
+    /// Creations allowed per window: once a hit leaves the window past it,
+    /// nothing is inserted.
+    pub quota: i32,
+    pub window_secs: f64,
+}
+
+/// What [`insert_capped`] did.
+#[derive(Debug)]
+pub struct Capped {
+    /// The budget's window after this creation's hit, when there was a
+    /// budget.
+    pub window: Option<Window>,
+    /// The new token; `None` when the budget was spent or the account
+    /// already held `cap` live tokens.
+    pub token: Option<Token>,
+}
+
+/// The insert under the cap of live tokens (`$4`), after the account's
+/// row lock; the budgeted form adds its own condition and `RETURNING`.
+const INSERT_CAPPED: &str = "INSERT INTO api_tokens (account_id, name, token_hash) \
+     SELECT $1, $2, $3 \
+     WHERE (SELECT count(*) FROM api_tokens \
+            WHERE account_id = $1 AND revoked_at IS NULL) < $4";
+const RETURNING_TOKEN: &str = " RETURNING id, name, created_at, last_used_at";
+
+/// Inserts a token unless the account already has `cap` live ones. The
+/// account's row is locked first, so concurrent creations for one account
+/// count one after the other and can never pass the cap.
+///
+/// With a `budget`, the statement that takes the lock also counts a hit on
+/// the budget's window (account row first, then the window's row: one
+/// order for every creation), and the insert only happens while the window
+/// is within its quota; the hit and the token commit together. The two
+/// statements go out together and PostgreSQL runs them one after the
+/// other, each on a snapshot of its own: the insert's is taken once the
+/// lock is held, so it counts every token a creation before it committed,
+/// and it sees this hit. In all: one checkout and three round trips
+/// (`BEGIN`; lock and hit with the insert; `COMMIT`).
 pub async fn insert_capped(
     db: &mut deadpool_postgres::Client,
     account_id: i64,
     name: &str,
     hash: &[u8],
     cap: i64,
-) -> Result<Option<Token>, DbError> {
+    budget: Option<&Budget<'_>>,
+) -> Result<Capped, DbError> {
     let tx = db.transaction().await?;
-    let lock = tx
-        .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-        .await?;
-    tx.execute(&lock, &[&account_id]).await?;
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO api_tokens (account_id, name, token_hash) \
-             SELECT $1, $2, $3 \
-             WHERE (SELECT count(*) FROM api_tokens \
-                    WHERE account_id = $1 AND revoked_at IS NULL) < $4 \
-             RETURNING id, name, created_at, last_used_at",
-        )
-        .await?;
-    let row = tx
-        .query_opt(&insert, &[&account_id, &name, &hash, &cap])
-        .await?;
+    let (window, row) = match budget {
+        None => {
+            let lock = tx
+                .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+                .await?;
+            tx.execute(&lock, &[&account_id]).await?;
+            let insert = tx
+                .prepare_cached(&format!("{INSERT_CAPPED}{RETURNING_TOKEN}"))
+                .await?;
+            let row = tx
+                .query_opt(&insert, &[&account_id, &name, &hash, &cap])
+                .await?;
+            (None, row)
+        }
+        Some(budget) => {
+            let lock_and_hit = tx
+                .prepare_cached(&throttle::hit_sql(
+                    "(SELECT $2::text AS k FROM accounts WHERE id = $1 FOR UPDATE) AS keys",
+                    3,
+                ))
+                .await?;
+            let insert = tx
+                .prepare_cached(&format!(
+                    "{INSERT_CAPPED} AND (SELECT hits FROM rate_limits WHERE key = $5) <= $6\
+                     {RETURNING_TOKEN}"
+                ))
+                .await?;
+            // A query goes out when it is first polled, and `join` polls
+            // these in this order: the lock and hit reach PostgreSQL first.
+            // Both are awaited, so when the first fails (a lock timeout is
+            // a 503) its error is the one reported, not the second's
+            // "transaction is aborted".
+            let (hit, row) = futures_util::future::join(
+                tx.query_opt(
+                    &lock_and_hit,
+                    &[&account_id, &budget.key, &budget.window_secs],
+                ),
+                tx.query_opt(
+                    &insert,
+                    &[&account_id, &name, &hash, &cap, &budget.key, &budget.quota],
+                ),
+            )
+            .await;
+            let hit =
+                hit?.ok_or_else(|| DbError::Unexpected(format!("no account {account_id}")))?;
+            let row = row?;
+            (Some(throttle::window(&hit)), row)
+        }
+    };
     tx.commit().await?;
-    Ok(row.map(|row| Token {
-        id: row.get("id"),
-        name: row.get("name"),
-        created_at: row.get("created_at"),
-        last_used_at: row.get("last_used_at"),
-    }))
+    Ok(Capped {
+        window,
+        token: row.map(|row| Token {
+            id: row.get("id"),
+            name: row.get("name"),
+            created_at: row.get("created_at"),
+            last_used_at: row.get("last_used_at"),
+        }),
+    })
 }
 
 /// A live token found by its hash, with the hash as stored (for the

@@ -67,9 +67,7 @@ impl AniTrackApi for AniTrack {
                 let request = validated?;
                 let ctx = call.context();
                 let account = issue::sign_in_for_token(&ctx.db, &ctx.passwords, &request).await?;
-                call.throttle_token_creation(account.id).await?;
-                let (token, plain) =
-                    issue::mint_for(&ctx.db, account.id, &request.device_name).await?;
+                let (token, plain) = call.create_token(account.id, &request.device_name).await?;
                 Ok(HttpResponseCreated(NewToken {
                     id: token.id,
                     name: token.name,

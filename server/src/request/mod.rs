@@ -17,8 +17,8 @@ pub mod context;
 pub mod limits;
 
 use crate::auth::bearer::{self, Bearer};
-use crate::auth::throttle;
-use crate::auth::tokens::Principal;
+use crate::auth::tokens::{Principal, Token};
+use crate::auth::{issue, throttle};
 use crate::error::Error;
 pub use context::{ApiContext, Settings};
 use limits::{Limit, Limits};
@@ -175,17 +175,26 @@ impl<'a> Call<'a> {
         self.check(limits)
     }
 
-    /// Counts a token creation against the account's hourly budget.
-    pub async fn throttle_token_creation(&self, account_id: i64) -> Result<(), Error> {
+    /// Mints a token for the account, counted against its hourly creation
+    /// budget in the same transaction (`issue::mint_counted`): 429 when the
+    /// budget is spent, 422 on `device_name` when the account holds the
+    /// most tokens it may. The budget goes into the rate-limit headers.
+    pub async fn create_token(
+        &self,
+        account_id: i64,
+        name: &str,
+    ) -> Result<(Token, String), Error> {
         let ctx = self.context();
-        let limit = throttle::token_creation(
+        let (budget, minted) = issue::mint_counted(
             &ctx.db,
             &ctx.throttle,
             anitrack_spec::limits::TOKEN_CREATIONS_PER_HOUR,
             account_id,
+            name,
         )
         .await?;
-        self.check(vec![limit])
+        self.check(vec![budget])?;
+        minted
     }
 
     /// Records `limits` for the headers; 429 if any is exceeded.

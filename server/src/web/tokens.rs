@@ -125,7 +125,8 @@ pub async fn create_token(call: &Call<'_>, form: Form) -> Result<Page, Error> {
         };
         return tokens_page(call, &session, StatusCode::UNPROCESSABLE_ENTITY, view).await;
     }
-    match call.throttle_token_creation(session.account.id).await {
+    let (token, plain) = match call.create_token(session.account.id, name).await {
+        Ok(minted) => minted,
         Err(Error::TooManyAttempts) => {
             let wait = call.retry_after().unwrap_or(60);
             let text = format!(
@@ -142,10 +143,6 @@ pub async fn create_token(call: &Call<'_>, form: Form) -> Result<Page, Error> {
                 "Back to your tokens",
             ));
         }
-        other => other?,
-    }
-    let (token, plain) = match issue::mint_for(&call.context().db, session.account.id, name).await {
-        Ok(minted) => minted,
         Err(Error::Invalid(_)) => {
             let error = issue::too_many_tokens();
             let view = TokensView {

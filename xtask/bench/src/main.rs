@@ -172,9 +172,16 @@ fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    // The server closes a connection that sends no request for 30 s
+    // (hyper's header-read timeout, which dropshot arms). This runtime only
+    // runs inside `block_on`, so a pooled connection never sees that close
+    // while the bench runs wrk or pgbench, and reusing it after a long
+    // scenario fails ("connection closed before message completed"): idle
+    // connections are dropped well before the server would close them.
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(30))
         .build()
         .context("building the HTTP client")?;
