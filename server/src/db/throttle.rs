@@ -7,7 +7,8 @@
 //! taken by the upsert serialises concurrent hits on one key, so counts are
 //! exact across instances. Times come from the database's clock only.
 
-use deadpool_postgres::GenericClient;
+use super::sql::Db;
+use crate::params;
 
 use super::DbError;
 
@@ -63,7 +64,7 @@ pub fn window(row: &tokio_postgres::Row) -> Window {
 /// `email` belongs to, the second key is `device:<id>` instead: a browser
 /// that signed in to the account before has a counter of its own.
 pub async fn hit_then_email(
-    db: &impl GenericClient,
+    db: &impl Db,
     first: &str,
     email: Option<&str>,
     gate: i32,
@@ -83,19 +84,12 @@ pub async fn hit_then_email(
             3
         ),
     );
-    let statement = db.prepare_cached(&sql).await?;
+    let statement = &sql;
     let (device_account, device_id) = device.unzip();
     Ok(db
-        .query(
-            &statement,
-            &[
-                &first,
-                &email,
-                &window_secs,
-                &gate,
-                &device_account,
-                &device_id,
-            ],
+        .rows(
+            statement,
+            &params![first, email, window_secs, gate, device_account, device_id],
         )
         .await?
         .iter()
@@ -104,12 +98,8 @@ pub async fn hit_then_email(
 }
 
 /// Deletes windows that ended more than a minute ago; returns how many.
-pub async fn sweep(db: &impl GenericClient) -> Result<u64, DbError> {
-    let statement = db
-        .prepare_cached(
-            "DELETE FROM rate_limits WHERE window_start < now() - interval '2 minutes' \
-             AND window_start + make_interval(secs => window_secs + 60) < now()",
-        )
-        .await?;
-    Ok(db.execute(&statement, &[]).await?)
+pub async fn sweep(db: &impl Db) -> Result<u64, DbError> {
+    let statement = "DELETE FROM rate_limits WHERE window_start < now() - interval '2 minutes' \
+             AND window_start + make_interval(secs => window_secs + 60) < now()";
+    db.run(statement, &params![]).await
 }

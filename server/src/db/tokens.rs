@@ -1,7 +1,8 @@
 //! SQL for `api_tokens`.
 
+use super::sql::Db;
+use crate::params;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 
 use super::DbError;
 use super::accounts::Account;
@@ -75,44 +76,36 @@ pub async fn insert_capped(
     let tx = db.transaction().await?;
     let (window, row) = match budget {
         None => {
-            let lock = tx
-                .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-                .await?;
-            tx.execute(&lock, &[&account_id]).await?;
-            let insert = tx
-                .prepare_cached(&format!("{INSERT_CAPPED}{RETURNING_TOKEN}"))
-                .await?;
+            let lock = "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE";
+            tx.run(lock, &params![account_id]).await?;
+            let insert = &format!("{INSERT_CAPPED}{RETURNING_TOKEN}");
             let row = tx
-                .query_opt(&insert, &[&account_id, &name, &hash, &cap])
+                .maybe_row(insert, &params![account_id, name, hash, cap])
                 .await?;
             (None, row)
         }
         Some(budget) => {
-            let lock_and_hit = tx
-                .prepare_cached(&throttle::hit_sql(
-                    "(SELECT $2::text AS k FROM accounts WHERE id = $1 FOR UPDATE) AS keys",
-                    3,
-                ))
-                .await?;
-            let insert = tx
-                .prepare_cached(&format!(
-                    "{INSERT_CAPPED} AND (SELECT hits FROM rate_limits WHERE key = $5) <= $6\
+            let lock_and_hit = &throttle::hit_sql(
+                "(SELECT $2::text AS k FROM accounts WHERE id = $1 FOR UPDATE) AS keys",
+                3,
+            );
+            let insert = &format!(
+                "{INSERT_CAPPED} AND (SELECT hits FROM rate_limits WHERE key = $5) <= $6\
                      {RETURNING_TOKEN}"
-                ))
-                .await?;
+            );
             // A query goes out when it is first polled, and `join` polls
             // these in this order: the lock and hit reach PostgreSQL first.
             // Both are awaited, so when the first fails (a lock timeout is
             // a 503) its error is the one reported, not the second's
             // "transaction is aborted".
             let (hit, row) = futures_util::future::join(
-                tx.query_opt(
-                    &lock_and_hit,
-                    &[&account_id, &budget.key, &budget.window_secs],
+                tx.maybe_row(
+                    lock_and_hit,
+                    &params![account_id, budget.key, budget.window_secs],
                 ),
-                tx.query_opt(
-                    &insert,
-                    &[&account_id, &name, &hash, &cap, &budget.key, &budget.quota],
+                tx.maybe_row(
+                    insert,
+                    &params![account_id, name, hash, cap, budget.key, budget.quota],
                 ),
             )
             .await;
@@ -147,7 +140,7 @@ pub struct Found {
 /// most once a minute, so a busy token does not turn every read into a
 /// write): one statement, one round trip.
 pub async fn authenticate(
-    db: &impl GenericClient,
+    db: &impl Db,
     hash: &[u8],
     window_secs: f64,
 ) -> Result<Option<Found>, DbError> {
@@ -168,8 +161,8 @@ pub async fn authenticate(
          FROM hit, counted",
         hit = throttle::hit_sql("(SELECT 't:' || token_id AS k FROM hit) AS keys", 2),
     );
-    let statement = db.prepare_cached(&sql).await?;
-    let Some(row) = db.query_opt(&statement, &[&hash, &window_secs]).await? else {
+    let statement = &sql;
+    let Some(row) = db.maybe_row(statement, &params![hash, window_secs]).await? else {
         return Ok(None);
     };
     let principal = Principal {
@@ -190,15 +183,11 @@ pub async fn authenticate(
 }
 
 /// The account's live tokens, newest first.
-pub async fn list_active(db: &impl GenericClient, account_id: i64) -> Result<Vec<Token>, DbError> {
-    let statement = db
-        .prepare_cached(
-            "SELECT id, name, created_at, last_used_at FROM api_tokens \
-             WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-        )
-        .await?;
+pub async fn list_active(db: &impl Db, account_id: i64) -> Result<Vec<Token>, DbError> {
+    let statement = "SELECT id, name, created_at, last_used_at FROM api_tokens \
+             WHERE account_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC";
     Ok(db
-        .query(&statement, &[&account_id])
+        .rows(statement, &params![account_id])
         .await?
         .iter()
         .map(|row| Token {
@@ -211,16 +200,8 @@ pub async fn list_active(db: &impl GenericClient, account_id: i64) -> Result<Vec
 }
 
 /// Revokes a live token of the account; false if there is none with that id.
-pub async fn revoke(
-    db: &impl GenericClient,
-    account_id: i64,
-    token_id: i64,
-) -> Result<bool, DbError> {
-    let statement = db
-        .prepare_cached(
-            "UPDATE api_tokens SET revoked_at = now() \
-             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-        )
-        .await?;
-    Ok(db.execute(&statement, &[&token_id, &account_id]).await? == 1)
+pub async fn revoke(db: &impl Db, account_id: i64, token_id: i64) -> Result<bool, DbError> {
+    let statement = "UPDATE api_tokens SET revoked_at = now() \
+             WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL";
+    Ok(db.run(statement, &params![token_id, account_id]).await? == 1)
 }
