@@ -2405,6 +2405,9 @@ Authenticated endpoints: 60 requests per minute per token. `POST /auth/token` (a
 ## Versioning
 Within v1 fields and operations are only added, never removed or renamed; clients must ignore fields they do not know. Enumerations in responses are closed in generated clients, so v1 never adds a value to a response enumeration; such a change ships under a new major version.
 
+## This document
+It is served at `GET /api/v1/openapi.json`, byte for byte, with no token needed: a strong `ETag` comes with it, so a client that sends it back in `If-None-Match` gets `304 Not Modified` until the document changes. People can read it rendered at `/docs`. Neither URL is an operation of the API (generated clients have no method for them, and they count against no rate limit); both stay for v1.
+
 
 Version: 1.0.0*/
 pub struct Client {

@@ -13,6 +13,8 @@ mod browser;
 mod catalog;
 #[path = "conformance/cli.rs"]
 mod cli;
+#[path = "conformance/docs.rs"]
+mod docs;
 #[path = "conformance/errors.rs"]
 mod errors;
 #[path = "conformance/faults.rs"]

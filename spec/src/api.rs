@@ -85,7 +85,7 @@ pub struct SettingsTokenPath {
     pub id: PathId,
 }
 
-/// Path of the settings page's static files.
+/// Path of the static files (the settings page's, the API reference's).
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AssetPath {
     pub file: String,
@@ -344,6 +344,24 @@ pub trait AniTrackApi {
         rqctx: RequestContext<Self::Context>,
     ) -> Result<Reply<HttpResponseOk<Health>>, ApiError>;
 
+    // The API reference, for people and tools: the committed document and a
+    // page that renders it. Neither is an operation of the published
+    // document (see server/src/web/reference.rs for why); the document's
+    // description names both URLs.
+
+    /// The published OpenAPI document: byte for byte the committed
+    /// `spec/openapi.json`, with a strong `ETag` (`If-None-Match` → 304).
+    /// No token needed. Not part of the published v1 document.
+    #[endpoint { method = GET, path = "/api/v1/openapi.json", unpublished = true }]
+    async fn openapi_document(
+        rqctx: RequestContext<Self::Context>,
+    ) -> Result<Reply<Response<Body>>, ApiError>;
+
+    /// The API reference: the vendored renderer (Redoc) showing
+    /// `/api/v1/openapi.json`. Also at `/docs/`.
+    #[endpoint { method = GET, path = "/docs", unpublished = true }]
+    async fn web_docs(rqctx: RequestContext<Self::Context>) -> Result<Response<Body>, ApiError>;
+
     // The settings page: server-rendered HTML for people, not part of the
     // published v1 document (see server/src/web).
 
@@ -399,7 +417,8 @@ pub trait AniTrackApi {
         body: UntypedBody,
     ) -> Result<Response<Body>, ApiError>;
 
-    /// The settings page's stylesheet and script.
+    /// The settings page's stylesheet and script, and the API reference's
+    /// renderer with its licences.
     #[endpoint { method = GET, path = "/assets/{file}", unpublished = true }]
     async fn web_asset(
         rqctx: RequestContext<Self::Context>,

@@ -2,7 +2,8 @@
 //!
 //! Steps, each reported on one line: formatting, clippy, the dependencies'
 //! licenses, bans and sources (cargo-deny), the committed document and client
-//! are current, the server and the example mirror build, then every test of
+//! are current, the vendored renderer of `/docs` is as vendored, the server
+//! and the example mirror build, then every test of
 //! the workspace (unit tests and the conformance suite against live servers)
 //! with one private PostgreSQL cluster shared by all test processes. Ends
 //! with `N passed, M failed` counted over all tests.
@@ -15,7 +16,7 @@ use anitrack_conformance::harness::{ADMIN_URL_ENV, MIRROR_BIN_ENV, SERVER_BIN_EN
 use anitrack_pg::PgCluster;
 use anyhow::{Context, bail};
 
-use crate::{client, deny, openapi, workspace};
+use crate::{client, deny, docs, openapi, workspace};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -84,6 +85,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     step(
         "v1 additive-only (baseline spec/baseline/v1.json)",
         openapi::compat_with_baseline(),
+    );
+    step(
+        "vendored API reference renderer (server/assets/docs)",
+        docs::check(),
     );
 
     let build = cargo(&root, &["build", "--package", "anitrack-server"]);

@@ -174,6 +174,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "  settings page  http://{}/settings/tokens  (sign in, create and revoke tokens)",
         args.bind
     );
+    println!(
+        "  API reference  http://{}/docs  (the OpenAPI document: {base}/openapi.json)",
+        args.bind
+    );
     println!("  demo account   {DEMO_EMAIL}");
     println!("  password       {DEMO_PASSWORD}");
     println!("  token          {token}");

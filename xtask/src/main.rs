@@ -5,6 +5,7 @@ mod client;
 mod conformance;
 mod deny;
 mod dev;
+mod docs;
 mod install;
 mod openapi;
 mod workspace;
@@ -38,6 +39,12 @@ enum Command {
         #[command(subcommand)]
         action: client::Action,
     },
+    /// The API reference's renderer (Redoc), vendored from npm into
+    /// server/assets/docs/.
+    Docs {
+        #[command(subcommand)]
+        action: docs::Action,
+    },
     /// Benchmarks: builds the release server and the bench (xtask/bench)
     /// and runs it: private PostgreSQL, seeded data, load from
     /// wrk/pgbench/an open-loop generator; writes target/bench/results.json.
@@ -51,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Openapi { action } => openapi::run(action),
         Command::Client { action } => client::run(action),
+        Command::Docs { action } => docs::run(action),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -1,6 +1,8 @@
 //! The settings page in a real browser: headless Chromium (Debian's
 //! `chromium` and `chromium-driver`) driven over WebDriver (fantoccini).
 //! Screenshots of each page are written to `target/screenshots/` for review.
+//! The API reference's page has its browser test in `docs.rs`, on the same
+//! [`Browser`].
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,14 +19,14 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// chromedriver on a free port and a browser session through it; both end
 /// on drop (`Browser::close` ends the session cleanly).
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         for binary in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(binary).exists(),
@@ -79,7 +81,20 @@ impl Browser {
         }
     }
 
-    async fn screenshot(&self, name: &str) {
+    /// Runs `script` in every page this browser opens from now on, before
+    /// the page's own scripts (Chrome DevTools' `Page.addScriptToEvaluateOnNewDocument`,
+    /// through chromedriver): to watch what a page does from its start.
+    pub(crate) async fn on_every_page(&self, script: &str) {
+        self.client
+            .issue_cmd(DevTools {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({ "source": script }),
+            })
+            .await
+            .expect("Page.addScriptToEvaluateOnNewDocument");
+    }
+
+    pub(crate) async fn screenshot(&self, name: &str) {
         let dir: PathBuf = workspace_root().join("target").join("screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let png = self.client.screenshot().await.expect("screenshot");
@@ -150,10 +165,36 @@ impl Browser {
         self.click("sign-in").await;
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// A Chrome DevTools command, sent through chromedriver's
+/// `goog/cdp/execute` extension.
+#[derive(Debug)]
+struct DevTools {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -311,6 +311,20 @@ impl AniTrackApi for AniTrack {
             .await)
     }
 
+    async fn openapi_document(
+        rqctx: RequestContext<ApiContext>,
+    ) -> Result<Reply<Response<Body>>, ApiError> {
+        let call = Call::new(&rqctx);
+        Ok(call
+            .run(async { Ok(web::reference::document(call.request().headers())) })
+            .await)
+    }
+
+    async fn web_docs(rqctx: RequestContext<ApiContext>) -> Result<Response<Body>, ApiError> {
+        let call = Call::new(&rqctx);
+        Ok(page(&call, async { Ok(web::reference::page()) }).await)
+    }
+
     async fn web_login_form(rqctx: RequestContext<ApiContext>) -> Result<Response<Body>, ApiError> {
         let call = Call::new(&rqctx);
         Ok(page(&call, web::login_page(&call)).await)

@@ -1,6 +1,7 @@
 //! The settings page (`/login`, `/logout`, `/settings/tokens`): sign in in a
 //! browser and manage API tokens. Server-rendered HTML that works without
-//! JavaScript; outside `/api/v1` and the OpenAPI document.
+//! JavaScript; outside `/api/v1` and the OpenAPI document. Beside it, the
+//! API reference ([`reference`]): `/docs` and `/api/v1/openapi.json`.
 //!
 //! Sessions live in PostgreSQL (every instance sees them) behind a
 //! `__Host-`, `Secure`, `HttpOnly`, `SameSite=Lax` cookie (see
@@ -13,6 +14,7 @@
 
 mod cookies;
 mod pages;
+pub mod reference;
 mod respond;
 mod session;
 mod sign_in;

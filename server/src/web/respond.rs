@@ -1,5 +1,5 @@
 //! How the settings pages answer: HTML with its security headers, redirects,
-//! message pages (errors included), and the two static files.
+//! message pages (errors included), and the static files.
 
 use dropshot::Body;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -14,22 +14,43 @@ const JS: &str = include_str!("../../assets/settings.js");
 /// A page, or a redirect.
 pub type Page = Response<Body>;
 
+/// What a settings page may load: its own stylesheet and script, nothing
+/// inline, nothing from elsewhere; forms post to this origin only.
+const SETTINGS_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub(super) fn html(status: StatusCode, body: String, cookies: &[String]) -> Page {
-    let mut response = Response::new(Body::from(body));
+    // Pages may show a token: never cache them.
+    let mut response = secure_html(status, Body::from(body), SETTINGS_CSP, "no-store");
+    let headers = response.headers_mut();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// An HTML page with the headers every page carries: its
+/// Content-Security-Policy `csp`, its `Cache-Control` `cache`, no framing,
+/// no referrer sent on, no content sniffing.
+pub(super) fn secure_html(
+    status: StatusCode,
+    body: Body,
+    csp: &'static str,
+    cache: &'static str,
+) -> Page {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    // Pages may show a token: never cache them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(csp),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
@@ -40,11 +61,6 @@ pub(super) fn html(status: StatusCode, body: String, cookies: &[String]) -> Page
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(cookie) {
-            headers.append(header::SET_COOKIE, value);
-        }
-    }
     response
 }
 
@@ -151,12 +167,13 @@ pub(super) fn throttled(call: &Call<'_>) -> Page {
     )
 }
 
-/// `GET /assets/{file}`: the page's stylesheet and script.
+/// `GET /assets/{file}`: the settings page's stylesheet and script, and
+/// the API reference's renderer with its licences.
 pub fn asset(file: &str) -> Result<Page, Error> {
     let (body, content_type) = match file {
         "settings.css" => (CSS, "text/css; charset=utf-8"),
         "settings.js" => (JS, "text/javascript; charset=utf-8"),
-        _ => return Err(Error::NotFound),
+        other => super::reference::asset(other).ok_or(Error::NotFound)?,
     };
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();

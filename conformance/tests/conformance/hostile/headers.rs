@@ -58,6 +58,9 @@ async fn no_response_is_sniffed_for_another_content_type() {
         ("/health", None, 200),
         ("/login", None, 200),
         ("/assets/settings.js", None, 200),
+        ("/api/v1/openapi.json", None, 200),
+        ("/docs", None, 200),
+        ("/assets/redoc.standalone.js", None, 200),
     ];
     for (path, bearer, status) in cases {
         let mut request = env.http.get(env.url(path));
