@@ -103,7 +103,8 @@ pub struct Throttle {
     /// Keyed by the first 8 bytes of the token's hash: this only chooses a
     /// lane, and a made-up token that shared a real token's 8 bytes could
     /// only be made by someone who knows that token's hash.
-    familiar: Mutex<HashMap<u64, Instant>>,
+    /// Tokens that authenticated here lately, with their account.
+    familiar: Mutex<HashMap<u64, (Instant, i64)>>,
     /// Database lookups of tokens not familiar here.
     unfamiliar_lane: Arc<Semaphore>,
     /// How long an unfamiliar token waits for the lane before a 503.
@@ -162,16 +163,19 @@ impl Throttle {
         );
     }
 
-    /// Whether a token hash authenticated on this instance lately.
-    pub fn is_familiar(&self, hash: &[u8; 32]) -> bool {
+    /// The account of a token hash that authenticated on this instance
+    /// lately: a hint only (the key is 64 bits of the hash), for work that
+    /// the token's lookup then confirms.
+    pub fn familiar_account(&self, hash: &[u8; 32]) -> Option<i64> {
         self.familiar
             .lock()
             .ok()
             .and_then(|f| f.get(&familiar_key(hash)).copied())
-            .is_some_and(|at| at.elapsed() < FAMILIAR_FOR)
+            .filter(|(at, _)| at.elapsed() < FAMILIAR_FOR)
+            .map(|(_, account)| account)
     }
 
-    pub fn make_familiar(&self, hash: &[u8; 32]) {
+    pub fn make_familiar(&self, hash: &[u8; 32], account_id: i64) {
         let Ok(mut familiar) = self.familiar.lock() else {
             return;
         };
@@ -179,15 +183,15 @@ impl Throttle {
         if familiar.len() >= FAMILIAR_MAX && !familiar.contains_key(&key) {
             // Make room: first what has expired, then all but the most
             // recent, then (only if every entry is that recent) everything.
-            familiar.retain(|_, at| at.elapsed() < FAMILIAR_FOR);
+            familiar.retain(|_, (at, _)| at.elapsed() < FAMILIAR_FOR);
             if familiar.len() >= FAMILIAR_MAX {
-                familiar.retain(|_, at| at.elapsed() < FAMILIAR_FOR / 8);
+                familiar.retain(|_, (at, _)| at.elapsed() < FAMILIAR_FOR / 8);
             }
             if familiar.len() >= FAMILIAR_MAX {
                 familiar.clear();
             }
         }
-        familiar.insert(key, Instant::now());
+        familiar.insert(key, (Instant::now(), account_id));
     }
 
     /// A place in the lane for an unfamiliar token's lookup, or a 503 when
@@ -347,20 +351,20 @@ mod tests {
             h
         };
         for n in 0..=FAMILIAR_MAX {
-            memory.make_familiar(&hash(n));
+            memory.make_familiar(&hash(n), 1);
         }
         let newest = hash(FAMILIAR_MAX + 1);
-        memory.make_familiar(&newest);
-        assert!(memory.is_familiar(&newest));
+        memory.make_familiar(&newest, 2);
+        assert_eq!(memory.familiar_account(&newest), Some(2));
     }
 
     #[test]
-    fn familiar_tokens_are_remembered() {
+    fn familiar_tokens_are_remembered_with_their_account() {
         let memory = Throttle::new(1, Duration::from_millis(10));
-        assert!(!memory.is_familiar(&[1; 32]));
-        memory.make_familiar(&[1; 32]);
-        assert!(memory.is_familiar(&[1; 32]));
-        assert!(!memory.is_familiar(&[2; 32]));
+        assert_eq!(memory.familiar_account(&[1; 32]), None);
+        memory.make_familiar(&[1; 32], 7);
+        assert_eq!(memory.familiar_account(&[1; 32]), Some(7));
+        assert_eq!(memory.familiar_account(&[2; 32]), None);
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ use crate::list::feed::Conditional;
 use crate::list::retry::{self, Replay, Retry};
 use crate::list::write::{self, Saved, Written};
 use crate::list::{self, ListRead};
-use crate::request::Call;
+use crate::request::{Call, OwnerRead};
 
 const IF_NONE_MATCH: &str = "If-None-Match";
 const IF_MATCH: &str = "If-Match";
@@ -145,6 +145,33 @@ pub async fn entries(
     conditional(body, |body| Ok(StreamedOk::new(body)))
 }
 
+/// `GET /list/changes`' read.
+struct Changes<'r> {
+    key: &'r crate::auth::signing::SigningKey,
+    query: &'r QueryParams<anitrack_spec::sync::ListChangesParams>,
+    if_none_match: Option<String>,
+}
+
+impl OwnerRead for Changes<'_> {
+    type Output = Conditional<ListChanges>;
+
+    async fn read(
+        &self,
+        db: &deadpool_postgres::Object,
+        account_id: i64,
+    ) -> Result<Self::Output, Error> {
+        let get = |name: &str| self.query.get(name).map(String::from);
+        list::feed::changes(
+            db,
+            self.key,
+            account_id,
+            &get,
+            self.if_none_match.as_deref(),
+        )
+        .await
+    }
+}
+
 pub async fn changes(
     call: &Call<'_>,
     path: ChangesPath,
@@ -155,19 +182,36 @@ pub async fn changes(
     if !routes::LIST_CHANGES.admits(&path.literal) {
         return Err(Error::MethodNotAllowed);
     }
-    let owner = call.owner().await?;
-    let ctx = call.context();
-    let get = |name: &str| query.get(name).map(String::from);
-    let if_none_match = headers.get(IF_NONE_MATCH);
-    let read = list::feed::changes(
-        &owner.db,
-        &ctx.signing_key,
-        owner.account_id(),
-        &get,
-        if_none_match.as_deref(),
-    )
-    .await?;
+    let read = Changes {
+        key: &call.context().signing_key,
+        query,
+        if_none_match: headers.get(IF_NONE_MATCH),
+    };
+    // The poll travels with the token's lookup (one round trip).
+    let (_owner, read) = call.owner_then(&read).await?;
     conditional(read, |changes| Ok(HttpResponseOk(changes)))
+}
+
+/// `GET /list/anime/{animeId}`'s read.
+struct ForAnime {
+    path: EntryForAnimePath,
+    if_none_match: Option<String>,
+}
+
+impl OwnerRead for ForAnime {
+    type Output = Conditional<ListEntry>;
+
+    async fn read(
+        &self,
+        db: &deadpool_postgres::Object,
+        account_id: i64,
+    ) -> Result<Self::Output, Error> {
+        if !routes::LIST_ENTRY_FOR_ANIME.admits(&self.path.literal) {
+            return Err(Error::NotFound);
+        }
+        let anime_id = self.path.anime_id.get().ok_or(Error::NotFound)?;
+        list::for_anime(db, account_id, anime_id, self.if_none_match.as_deref()).await
+    }
 }
 
 pub async fn for_anime(
@@ -175,19 +219,12 @@ pub async fn for_anime(
     path: EntryForAnimePath,
     headers: &RequestHeaders<ReadConditions>,
 ) -> Result<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>, Error> {
-    let owner = call.owner().await?;
-    if !routes::LIST_ENTRY_FOR_ANIME.admits(&path.literal) {
-        return Err(Error::NotFound);
-    }
-    let anime_id = path.anime_id.get().ok_or(Error::NotFound)?;
-    let if_none_match = headers.get(IF_NONE_MATCH);
-    let read = list::for_anime(
-        &owner.db,
-        owner.account_id(),
-        anime_id,
-        if_none_match.as_deref(),
-    )
-    .await?;
+    let read = ForAnime {
+        path,
+        if_none_match: headers.get(IF_NONE_MATCH),
+    };
+    // The read travels with the token's lookup (one round trip).
+    let (_owner, read) = call.owner_then(&read).await?;
     conditional(read, |entry| Ok(HttpResponseOk(entry)))
 }
 

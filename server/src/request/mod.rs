@@ -52,6 +52,19 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// Who a request acts as, and the connection it acts with.
+/// A read a handler makes as the token's owner, which may travel with the
+/// token's lookup ([`Call::owner_then`]): it must only read, since its
+/// result is dropped when the token is refused.
+pub trait OwnerRead: Sync {
+    type Output: Send;
+
+    fn read<'a>(
+        &'a self,
+        db: &'a deadpool_postgres::Object,
+        account_id: i64,
+    ) -> impl std::future::Future<Output = Result<Self::Output, Error>> + Send + 'a;
+}
+
 pub struct Owner {
     pub principal: Principal,
     pub db: deadpool_postgres::Object,
@@ -112,18 +125,20 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The token's owner and a database connection to act with: the bearer
-    /// token resolved and counted against its limit (401, then 429, then
-    /// 403) on the connection the request then uses, one checkout in all.
-    pub async fn owner(&self) -> Result<Owner, Error> {
+    /// The bearer token of the request (401 before anything else when it is
+    /// missing, or sent in the query string).
+    fn candidate(&self) -> Result<&str, Error> {
         let request = &self.rqctx.request;
         if token_in_query(request.uri().query()) {
             return Err(Error::Unauthenticated);
         }
-        let candidate = bearer(request.headers()).ok_or(Error::Unauthenticated)?;
-        let ctx = self.context();
-        let quota = ctx.settings.rate_limit_per_minute;
-        match bearer::authenticate(&ctx.db, &ctx.throttle, quota, candidate).await? {
+        bearer(request.headers()).ok_or(Error::Unauthenticated)
+    }
+
+    /// A judged token as the request's owner: 429 (with the limit for the
+    /// headers), then 403.
+    fn accept(&self, judged: Bearer) -> Result<Owner, Error> {
+        match judged {
             Bearer::OverLimit(limit) => {
                 self.record(limit);
                 Err(Error::TooManyAttempts)
@@ -141,6 +156,53 @@ impl<'a> Call<'a> {
                 Ok(Owner { principal, db })
             }
         }
+    }
+
+    /// The token's owner and a database connection to act with: the bearer
+    /// token resolved and counted against its limit (401, then 429, then
+    /// 403) on the connection the request then uses, one checkout in all.
+    pub async fn owner(&self) -> Result<Owner, Error> {
+        let candidate = self.candidate()?;
+        let ctx = self.context();
+        let quota = ctx.settings.rate_limit_per_minute;
+        let judged = bearer::authenticate(&ctx.db, &ctx.throttle, quota, candidate).await?;
+        self.accept(judged)
+    }
+
+    /// The owner and what `read` found for its account, in one round trip
+    /// for a token this instance knows: the read goes out on the owner's
+    /// connection right behind the token's lookup and rate-limit hit, and
+    /// its result is dropped unless the token is accepted (so it must only
+    /// read). For a token not seen here lately the read follows the lookup.
+    pub async fn owner_then<R: OwnerRead>(&self, read: &R) -> Result<(Owner, R::Output), Error> {
+        let candidate = self.candidate()?;
+        let ctx = self.context();
+        let quota = ctx.settings.rate_limit_per_minute;
+        let pending = match bearer::begin(&ctx.db, &ctx.throttle, candidate).await? {
+            Ok(pending) => pending,
+            Err(limit) => {
+                self.record(limit);
+                return Err(Error::TooManyAttempts);
+            }
+        };
+        let Some(hint) = pending.account_hint() else {
+            let found = pending.lookup().await?;
+            let owner = self.accept(pending.decide(&ctx.throttle, quota, found)?)?;
+            let value = read.read(&owner.db, owner.account_id()).await?;
+            return Ok((owner, value));
+        };
+        // `join` polls the lookup first, so it is sent first; both are
+        // awaited, and the lookup's verdict comes before the read's result.
+        let (found, value) =
+            futures_util::future::join(pending.lookup(), read.read(pending.db(), hint)).await;
+        let owner = self.accept(pending.decide(&ctx.throttle, quota, found?)?)?;
+        if owner.account_id() != hint {
+            // The hint is 64 bits of the token's hash; on a collision the
+            // read was for someone else: read again, for the owner.
+            let value = read.read(&owner.db, owner.account_id()).await?;
+            return Ok((owner, value));
+        }
+        Ok((owner, value?))
     }
 
     /// The token's owner, for a handler that needs no database after it.
