@@ -27,6 +27,8 @@ mod hostile;
 mod list;
 #[path = "conformance/mirror.rs"]
 mod mirror;
+#[path = "conformance/pooler.rs"]
+mod pooler;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]
