@@ -1,7 +1,7 @@
 //! SQL for `accounts`.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 use chrono::{DateTime, Utc};
 
 use super::DbError;

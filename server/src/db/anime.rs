@@ -1,7 +1,7 @@
 //! SQL for the catalog: `anime`, `anime_slugs`, `genres`, `studios`.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 

@@ -1,7 +1,7 @@
 //! SQL for `list_entries`. Every statement is scoped to the account.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio_postgres::RowStream;
 

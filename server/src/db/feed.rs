@@ -1,7 +1,7 @@
 //! SQL for the change feed: `list_feeds` and the entries in feed order.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 
 use super::DbError;
 use super::entries::{COLUMNS, EntryRow, InOrder, entry_from};

@@ -2,7 +2,7 @@
 //! `Idempotency-Key`.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 
 use super::DbError;
 

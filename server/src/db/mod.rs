@@ -356,7 +356,7 @@ pub async fn set_role_timeouts(pool: &Pool, settings: &PoolSettings) -> Result<(
     // ALTER ROLE takes no parameters: the values are integers and the name
     // is quoted by PostgreSQL's own quote_ident.
     let quoted: String = client
-        .row("SELECT quote_ident($1)", &crate::params![database])
+        .row("SELECT quote_ident($1)", &sql::params![database])
         .await?
         .get(0);
     for (name, value) in [

@@ -1,7 +1,7 @@
 //! SQL for `server_secrets`: keys every instance must share.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 
 use super::DbError;
 

@@ -1,7 +1,7 @@
 //! SQL for `web_sessions`: the settings page's sign-in sessions.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 use chrono::Duration;
 
 use super::DbError;

@@ -79,7 +79,6 @@ pub fn type_of<T: Param>(_: &T) -> Type {
 }
 
 /// `params![a, b]`: the statement's parameters with their types, in order.
-#[macro_export]
 macro_rules! params {
     ($($param:expr),* $(,)?) => {
         [$(
@@ -90,6 +89,8 @@ macro_rules! params {
         ),*]
     };
 }
+
+pub(crate) use params;
 
 /// A connection or a transaction to run statements on.
 #[allow(async_fn_in_trait)]

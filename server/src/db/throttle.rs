@@ -8,7 +8,7 @@
 //! exact across instances. Times come from the database's clock only.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 
 use super::DbError;
 

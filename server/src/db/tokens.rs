@@ -1,7 +1,7 @@
 //! SQL for `api_tokens`.
 
 use super::sql::Db;
-use crate::params;
+use super::sql::params;
 use chrono::{DateTime, Utc};
 
 use super::DbError;
