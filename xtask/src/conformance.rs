@@ -5,8 +5,9 @@
 //! are current, the vendored renderer of `/docs` is as vendored, the server
 //! and the example mirror build, then every test of
 //! the workspace (unit tests and the conformance suite against live servers)
-//! with one private PostgreSQL cluster shared by all test processes. Ends
-//! with `N passed, M failed` counted over all tests.
+//! with one private PostgreSQL cluster shared by all test processes, and
+//! `cargo xtask topology` (through PgBouncer) as one more test. Ends with
+//! `N passed, M failed` counted over all tests.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -116,6 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "PostgreSQL",
         crate::install::ensure_postgresql("conformance"),
     );
+    // Before the unit tests: anitrack-pg's own test drives one too.
+    step("PgBouncer", crate::install::ensure_pgbouncer("conformance"));
     // The settings page's tests drive a real browser.
     step(
         "browser (chromium, chromium-driver)",
@@ -168,7 +171,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tally.failed,
         started.elapsed()
     );
-    if tally.failed > 0 {
+    let tests_failed = tally.failed > 0;
+
+    // Scale-out, run for real: PgBouncer in transaction mode, a synchronous
+    // standby, two instances, the primary killed mid-writes (xtask/topology).
+    // A filter runs it only if it names it.
+    if args
+        .filter
+        .as_deref()
+        .is_none_or(|f| "topology".contains(f))
+    {
+        let topology_started = Instant::now();
+        let topology = crate::topology::step();
+        match &topology {
+            Ok(()) => tally.passed += 1,
+            Err(_) => tally.failed += 1,
+        }
+        step(
+            &format!(
+                "topology (failover through PgBouncer, {:.0?})",
+                topology_started.elapsed()
+            ),
+            topology,
+        );
+    }
+    if tests_failed {
         failures.push("tests".to_string());
     }
 

@@ -63,6 +63,13 @@ pub fn ensure_postgresql(who: &str) -> Result<()> {
     })
 }
 
+/// PgBouncer (`cargo xtask topology`), Debian's package.
+pub fn ensure_pgbouncer(who: &str) -> Result<()> {
+    ensure_debian_packages(who, "PgBouncer", &["pgbouncer"], || {
+        anitrack_pg::PgBouncer::binary().is_ok()
+    })
+}
+
 /// rustup components (rustfmt, clippy) the lint steps run.
 pub fn ensure_rustup_components(who: &str, components: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

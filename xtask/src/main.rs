@@ -8,6 +8,7 @@ mod dev;
 mod docs;
 mod install;
 mod openapi;
+mod topology;
 mod workspace;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,13 @@ enum Command {
     /// and runs it: private PostgreSQL, seeded data, load from
     /// wrk/pgbench/an open-loop generator; writes target/bench/results.json.
     Bench(bench::Args),
+    /// Scale-out on this machine: a primary and a synchronous streaming
+    /// standby, PgBouncer (transaction mode) in front of each, two
+    /// instances on one multi-host URL; the seed's flows through both,
+    /// then the primary killed mid-writes and the standby promoted.
+    /// Checks that no acknowledged write is lost and both instances serve
+    /// again without a restart; prints the gap (target/topology/results.json).
+    Topology(topology::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Client { action } => client::run(action),
         Command::Docs { action } => docs::run(action),
         Command::Bench(args) => bench::run(args),
+        Command::Topology(args) => topology::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -114,6 +114,11 @@ impl DbError {
             DbError::Query(e) => {
                 e.is_closed()
                     || e.as_db_error().is_none()
+                    // A FATAL error ends the session: PostgreSQL's own
+                    // shutdowns, and every refusal of PgBouncer (08P01
+                    // "server login has been failing", "query_wait_timeout",
+                    // "server conn crashed?" while its server is gone).
+                    || e.as_db_error().is_some_and(|db| db.severity() == "FATAL")
                     || e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
                     || e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
                     // Only an operator's SQL can lock in another order than

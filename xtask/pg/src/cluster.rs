@@ -16,6 +16,7 @@
 //! special permissions. All clients (`psql`, readiness checks) use TCP.
 
 mod control;
+mod replication;
 mod setup;
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,9 @@ pub struct PgCluster {
     run_as: Option<RunAs>,
     /// For a TLS-only cluster, the CA file that vouches for its certificate.
     tls_ca_file: Option<PathBuf>,
+    /// Lines appended to the settings file rewritten before every start
+    /// (a standby's `primary_conninfo`).
+    extra_settings: String,
     /// Whether we started the server and have not stopped it yet.
     running: bool,
     /// Declared last so that it is removed after `Drop::drop` stopped the
@@ -82,13 +86,21 @@ impl PgCluster {
     /// A server left running on `data_dir` by a previous run is stopped first;
     /// a stale `postmaster.pid` whose process is gone is removed.
     pub fn start(options: ClusterOptions) -> Result<PgCluster> {
-        Self::start_inner(options, None, false)
+        Self::start_inner(options, None, false, String::new())
     }
 
     /// A throwaway, non-durable cluster in a fresh temporary directory that is
     /// deleted when the returned value is dropped.
     pub fn start_temporary() -> Result<PgCluster> {
-        Self::temporary(false)
+        Self::temporary(false, false)
+    }
+
+    /// Like [`PgCluster::start_temporary`], but durable (`fsync`,
+    /// `synchronous_commit` and `full_page_writes` on): what a primary with a
+    /// synchronous standby needs, since `synchronous_commit = off` would
+    /// acknowledge commits before the standby has them.
+    pub fn start_temporary_durable() -> Result<PgCluster> {
+        Self::temporary(false, true)
     }
 
     /// Like [`PgCluster::start_temporary`], but the server speaks TLS with a
@@ -96,10 +108,21 @@ impl PgCluster {
     /// ([`PgCluster::tls_ca_file`]), and its `pg_hba.conf` rejects every
     /// connection that is not TLS: a client that gets in used TLS.
     pub fn start_temporary_tls() -> Result<PgCluster> {
-        Self::temporary(true)
+        Self::temporary(true, false)
     }
 
-    fn temporary(tls: bool) -> Result<PgCluster> {
+    fn temporary(tls: bool, durable: bool) -> Result<PgCluster> {
+        let temp_dir = Self::temporary_dir()?;
+        let options = ClusterOptions {
+            data_dir: temp_dir.path().join("data"),
+            durable,
+            port: None,
+        };
+        Self::start_inner(options, Some(temp_dir), tls, String::new())
+    }
+
+    /// A fresh directory for a throwaway cluster, owned by the server user.
+    fn temporary_dir() -> Result<TempDir> {
         // The system's temporary directory, never the clone: as root the
         // server runs as `postgres`, which must enter every directory above
         // its data, and a clone may sit under a mode-700 home.
@@ -112,18 +135,14 @@ impl PgCluster {
             // has to be able to enter it and create postgres.log in it.
             run_as.chown(temp_dir.path())?;
         }
-        let options = ClusterOptions {
-            data_dir: temp_dir.path().join("data"),
-            durable: false,
-            port: None,
-        };
-        Self::start_inner(options, Some(temp_dir), tls)
+        Ok(temp_dir)
     }
 
     fn start_inner(
         options: ClusterOptions,
         temp_dir: Option<TempDir>,
         tls: bool,
+        extra_settings: String,
     ) -> Result<PgCluster> {
         let bins = PgBinaries::find()?;
         let run_as = server_os_user()?;
@@ -141,6 +160,7 @@ impl PgCluster {
             durable: options.durable,
             run_as,
             tls_ca_file: tls.then(|| base_dir.join("ca.crt")),
+            extra_settings,
             running: false,
             temp_dir,
         };

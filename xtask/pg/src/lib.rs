@@ -7,6 +7,11 @@
 //!   not, plain or TLS-only, started and stopped with `pg_ctl`.
 //! * [`Psql`]: the one way to run SQL beside the server, for any
 //!   connection URL (a cluster of ours, a test's database, the shared one).
+//! * [`PgBouncer`]: PgBouncer in transaction pooling mode in front of a
+//!   cluster, on a free loopback port.
+//! * Streaming replication: [`PgCluster::start_temporary_standby`],
+//!   [`PgCluster::require_synchronous_standby`], [`PgCluster::promote`] and
+//!   a crash, [`PgCluster::kill_9`].
 //! * [`free_loopback_port`] and [`state_home`] (where a long-lived cluster
 //!   goes so that the server's OS user can reach it).
 //!
@@ -24,6 +29,7 @@
 //! talks TCP only.
 
 mod binaries;
+mod bouncer;
 mod cluster;
 mod os_user;
 mod port;
@@ -32,6 +38,7 @@ mod sql;
 pub mod tls;
 
 pub use binaries::PgBinaries;
+pub use bouncer::{BouncerOptions, PgBouncer};
 pub use cluster::{ClusterOptions, PgCluster};
 pub use os_user::state_home;
 pub use port::free_loopback_port;

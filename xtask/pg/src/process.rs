@@ -3,10 +3,13 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, Result, bail};
+
+use crate::os_user::RunAs;
 
 /// Keep the caller's `PG*` variables (PGHOST, PGOPTIONS, PGDATA, ...) and
 /// `~/.psqlrc` out of our commands, and get English messages (the cluster
@@ -18,6 +21,21 @@ pub(crate) fn clean_env(cmd: &mut Command) {
         }
     }
     cmd.env_remove("PSQLRC").env("LC_ALL", "C").env("LANG", "C");
+}
+
+/// `program` in a clean environment, run from `cwd` as `run_as` (the
+/// `postgres` user when we are root: `initdb`, `pg_ctl` and PgBouncer
+/// refuse to run as root, and it may not be able to enter our working
+/// directory).
+pub(crate) fn server_user_command(program: &Path, run_as: Option<RunAs>, cwd: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    clean_env(&mut cmd);
+    cmd.current_dir(cwd);
+    if let Some(run_as) = run_as {
+        // std also drops root's supplementary groups when uid is set.
+        cmd.uid(run_as.uid).gid(run_as.gid);
+    }
+    cmd
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result<Output> {

@@ -2,8 +2,6 @@
 //! earlier run left behind.
 
 use std::fs;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use super::{PgCluster, START_TIMEOUT};
-use crate::process::{clean_env, read_log_from, run};
+use crate::port::answers_select_1;
+use crate::process::{read_log_from, run, server_user_command};
 
 const STOP_TIMEOUT_SECS: &str = "30";
 const LOG_TAIL_LINES: usize = 40;
@@ -116,13 +115,9 @@ impl PgCluster {
     }
 
     fn wait_until_ready(&self, deadline: Instant) -> Result<()> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let psql = self.sql("postgres")?;
         loop {
-            let attempt = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-                .map_err(anyhow::Error::from)
-                .and_then(|_| psql.run("select 1"));
-            match attempt {
+            match answers_select_1(self.port, &psql) {
                 Ok(_) => return Ok(()),
                 Err(error) if Instant::now() >= deadline => {
                     return Err(self.with_log_tail(error.context(format!(
@@ -160,13 +155,6 @@ impl PgCluster {
     /// inside the data directory (the server user may not be able to enter our
     /// working directory).
     pub(super) fn server_command(&self, program: &str) -> Command {
-        let mut cmd = Command::new(self.bins.binary(program));
-        clean_env(&mut cmd);
-        cmd.current_dir(&self.data_dir);
-        if let Some(run_as) = self.run_as {
-            // std also drops root's supplementary groups when uid is set.
-            cmd.uid(run_as.uid).gid(run_as.gid);
-        }
-        cmd
+        server_user_command(&self.bins.binary(program), self.run_as, &self.data_dir)
     }
 }

@@ -80,7 +80,10 @@ impl PgCluster {
             "--locale=C",
             "--auth=trust",
         ]);
-        if !self.durable {
+        // A temporary cluster's files die with it: flushing them to disk
+        // guards against an OS crash nobody will recover from (durable
+        // settings still apply to what the server writes).
+        if !self.durable || self.temp_dir.is_some() {
             cmd.arg("--no-sync");
         }
         run(&mut cmd)?;
@@ -139,7 +142,10 @@ impl PgCluster {
         } else {
             "ssl = off\n"
         };
-        self.write_data_file(SETTINGS_FILE, &format!("{settings}{tls}"))
+        self.write_data_file(
+            SETTINGS_FILE,
+            &format!("{settings}{tls}{}", self.extra_settings),
+        )
     }
 
     fn write_data_file(&self, name: &str, contents: &str) -> Result<()> {

@@ -271,3 +271,30 @@ fn a_persistent_cluster_for_a_closed_clone_lives_where_its_server_can_reach_it()
         fs::remove_dir_all(&home.dir).unwrap();
     }
 }
+
+/// A synchronous standby has every committed row when its primary
+/// crashes, and takes writes once promoted.
+#[test]
+fn a_synchronous_standby_takes_over_from_a_crashed_primary() {
+    let mut primary = PgCluster::start_temporary_durable().unwrap();
+    run(&primary, "postgres", "create table t (x int)").unwrap();
+    let standby = primary.start_temporary_standby("standby_test").unwrap();
+    assert!(standby.in_recovery().unwrap());
+    primary.require_synchronous_standby("standby_test").unwrap();
+    run(
+        &primary,
+        "postgres",
+        "insert into t select generate_series(1, 100)",
+    )
+    .unwrap();
+    primary.kill_9().unwrap();
+    assert!(!primary.server_alive());
+    assert!(run(&primary, "postgres", "select 1").is_err());
+    standby.promote().unwrap();
+    assert!(!standby.in_recovery().unwrap());
+    assert_eq!(
+        run(&standby, "postgres", "select count(*) from t").unwrap(),
+        "100\n"
+    );
+    run(&standby, "postgres", "insert into t values (101)").unwrap();
+}
