@@ -13,6 +13,8 @@ mod browser;
 mod catalog;
 #[path = "conformance/cli.rs"]
 mod cli;
+#[path = "conformance/corrections.rs"]
+mod corrections;
 #[path = "conformance/errors.rs"]
 mod errors;
 #[path = "conformance/faults.rs"]
@@ -29,6 +31,8 @@ mod mirror;
 mod properties;
 #[path = "conformance/routes.rs"]
 mod routes;
+#[path = "conformance/schema_inputs.rs"]
+mod schema_inputs;
 #[path = "conformance/support.rs"]
 mod support;
 #[path = "conformance/sync.rs"]

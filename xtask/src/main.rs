@@ -6,6 +6,7 @@ mod conformance;
 mod deny;
 mod dev;
 mod install;
+mod npm;
 mod openapi;
 mod workspace;
 
@@ -28,7 +29,8 @@ enum Command {
     /// deny), spec/client staleness, unit tests and the conformance suite
     /// against a live server on a private PostgreSQL.
     Conformance(conformance::Args),
-    /// The published OpenAPI document (spec/openapi.json).
+    /// The published OpenAPI document (spec/openapi.json): generate, check,
+    /// the v1 compatibility gate, the linters, the TypeScript types.
     Openapi {
         #[command(subcommand)]
         action: openapi::Action,

@@ -302,7 +302,25 @@ pub fn excused(
                     .is_some_and(|r| r.keys().any(|range| range_covers(range, status)))
             })
         });
-        return covered.then_some("a baseline status range already covers it");
+        if covered {
+            return Some("a baseline status range already covers it");
+        }
+        // A 304 answers only a conditional request (RFC 9110, 15.4.5): when
+        // the conditional header is new, v1 clients never send it, so never
+        // get a 304.
+        let conditional = status == "304"
+            && sides().any(|(old_op, new_op)| {
+                ["If-None-Match", "If-Modified-Since"].iter().any(|name| {
+                    new_op
+                        .as_ref()
+                        .is_some_and(|op| has_header_parameter(new, op, name))
+                        && !old_op
+                            .as_ref()
+                            .is_some_and(|op| has_header_parameter(old, op, name))
+                })
+            });
+        return conditional
+            .then_some("a 304 answers only a conditional header v1 clients never send");
     }
     if let Some(name) = message
         .strip_prefix("The parameter '")
