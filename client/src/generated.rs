@@ -81,6 +81,65 @@ pub mod types {
             Default::default()
         }
     }
+    ///`AnimeListQ`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AnimeListQ(::std::string::String);
+    impl ::std::ops::Deref for AnimeListQ {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AnimeListQ> for ::std::string::String {
+        fn from(value: AnimeListQ) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AnimeListQ {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 200usize {
+                return Err("longer than 200 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^[^\\u0000-\\u001F\\u007F-\\u009F]*$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^\\u0000-\\u001F\\u007F-\\u009F]*$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AnimeListQ {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AnimeListQ {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AnimeListQ {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///The anime of a list entry, in short.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AnimeSummary {
@@ -282,25 +341,25 @@ pub mod types {
             Default::default()
         }
     }
-    ///A partial update: send only the fields to change. An absent field is unchanged; an explicit `null` clears `score`, `started_at`, `completed_at` and `notes`. Fields the entry does not let you set (`id`, `anime_id`, `user_id`, timestamps) are ignored. Validation and the progress rules are those of `POST /list`; `completed_at` is checked against the resulting `started_at`. `updated_at` moves only when something actually changed.
+    ///A partial update: send only the fields to change. An absent field is unchanged; an explicit `null` clears `score`, `started_at`, `completed_at` and `notes`, the only nullable fields (`null` for any other is a 422 on that field). Fields the entry does not let you set (`id`, `anime_id`, `user_id`, timestamps) are ignored. Validation and the progress rules are those of `POST /list`; `completed_at` is checked against the resulting `started_at`. `updated_at` moves only when something actually changed. A body that is JSON but not an object (`[]`, `"x"`, `0`, `null`) is a 422 on `body` (`The body must be a JSON object.`), never an empty update; an empty body is `{}`, which changes nothing.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ListEntryPatch {
         ///`YYYY-MM-DD`, or null to clear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
-        ///Hidden from other people.
+        ///Hidden from other people. Not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_private: ::std::option::Option<bool>,
-        ///Being watched again.
+        ///Being watched again. Not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_rewatching: ::std::option::Option<bool>,
         ///Max 2000 chars, or null to clear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notes: ::std::option::Option<ListEntryPatchNotes>,
-        ///Episodes watched.
+        ///Episodes watched. Not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub progress: ::std::option::Option<i32>,
-        ///Completed rewatches.
+        ///Completed rewatches. Not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rewatch_count: ::std::option::Option<i32>,
         ///0–100, or null to clear.
@@ -309,12 +368,12 @@ pub mod types {
         ///`YYYY-MM-DD`, or null to clear.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
-        ///Where the entry stands.
+        ///Where the entry stands. Not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<ListStatus>,
-        ///Replaces the tags: at most 25 tags of 1–50 characters.
+        ///Replaces the tags: at most 25 tags. Not null (`[]` removes them all).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        pub tags: ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
     }
     impl ListEntryPatch {
         pub fn builder() -> builder::ListEntryPatch {
@@ -341,6 +400,19 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2000usize {
                 return Err("longer than 2000 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new(
+                        "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$",
+                    )
+                    .unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -436,29 +508,29 @@ pub mod types {
     }
     /**A new list entry.
 
-    Validation (422, every failing field at once, Laravel-style messages): `anime_id` required, an AniTrack anime id that exists in the catalog and is not already on the list; `status` required, one of the five values; `score` an integer 0–100 or null; `progress` an integer ≥ 0 and not above a known episode count (default 0); `started_at` / `completed_at` dates as `YYYY-MM-DD` or null, `completed_at` not before `started_at`; `notes` at most 2000 characters or null; `is_private`, `is_rewatching` booleans (default false); `rewatch_count` an integer ≥ 0 (default 0); `tags` at most 25 strings of 1–50 characters after trimming (errors name the item, e.g. `tags.3`), duplicates merged, order kept. Integers are JSON numbers without a fraction and booleans are JSON `true`/`false`: any other JSON type is a 422 on that field.
+    Validation (422, every failing field at once, Laravel-style messages): `anime_id` required, an AniTrack anime id (a positive integer) that exists in the catalog and is not already on the list; `status` required, one of the five values; `score` an integer 0–100 or null; `progress` an integer ≥ 0 and not above a known episode count (default 0); `started_at` / `completed_at` dates as `YYYY-MM-DD` or null, `completed_at` not before `started_at`; `notes` at most 2000 characters (after trimming; tab and line breaks allowed, no other control character) or null, blank notes being null; `is_private`, `is_rewatching` booleans (default false); `rewatch_count` an integer ≥ 0 (default 0); `tags` at most 25 tags (see `Tag`; errors name the item, e.g. `tags.3`), duplicates merged, order kept. Integers are JSON numbers without a fraction and booleans are JSON `true`/`false`: any other JSON type is a 422 on that field. Only the fields marked nullable accept `null`: leave the others out for their default (`null` is a 422 on that field). A body that is JSON but not an object (`[]`, `"x"`, `0`, `null`) is a 422 on `body` (`The body must be a JSON object.`); an empty body is `{}`.
 
     When `progress` reaches a known episode count, the entry becomes `completed` and `completed_at` is set to today (UTC) unless given; if it was rewatching, `rewatch_count` goes up by one and `is_rewatching` turns false. An unknown episode count (airing shows) never caps progress.*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct NewListEntry {
-        ///AniTrack's anime id (see `GET /anime`).
+        ///AniTrack's anime id (see `GET /anime`): a positive integer.
         pub anime_id: i64,
         ///`YYYY-MM-DD`, not before `started_at`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
-        ///Default false.
+        ///Default false; not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_private: ::std::option::Option<bool>,
-        ///Default false.
+        ///Default false; not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub is_rewatching: ::std::option::Option<bool>,
         ///Max 2000 chars.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notes: ::std::option::Option<NewListEntryNotes>,
-        ///Episodes watched.
+        ///Episodes watched. Default 0; not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub progress: ::std::option::Option<i32>,
-        ///Default 0.
+        ///Default 0; not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub rewatch_count: ::std::option::Option<i32>,
         ///0–100.
@@ -469,9 +541,9 @@ pub mod types {
         pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
         ///Where the entry stands.
         pub status: ListStatus,
-        ///At most 25 tags of 1–50 characters.
+        ///At most 25 tags. Default none; not null.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub tags: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        pub tags: ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
     }
     impl NewListEntry {
         pub fn builder() -> builder::NewListEntry {
@@ -498,6 +570,19 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 2000usize {
                 return Err("longer than 2000 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new(
+                        "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$",
+                    )
+                    .unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$\""
+                        .into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -541,6 +626,73 @@ pub mod types {
     impl Studio {
         pub fn builder() -> builder::Studio {
             Default::default()
+        }
+    }
+    ///A tag of a list entry: one line (no control character) of 1 to 50 characters with at least one that is not whitespace. The server trims it before counting and storing, so leading and trailing whitespace is dropped.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Tag(::std::string::String);
+    impl ::std::ops::Deref for Tag {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Tag> for ::std::string::String {
+        fn from(value: Tag) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Tag {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 50usize {
+                return Err("longer than 50 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(
+                || {
+                    ::regress::Regex::new(
+                        "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$",
+                    )
+                    .unwrap()
+                },
+            );
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Tag {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Tag {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Tag {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///The account's active API tokens, newest first.
@@ -1695,7 +1847,7 @@ pub mod types {
                 ::std::string::String,
             >,
             tags: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
                 ::std::string::String,
             >,
         }
@@ -1809,7 +1961,7 @@ pub mod types {
             pub fn tags<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                        ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
                     >,
                 T::Error: ::std::fmt::Display,
             {
@@ -1877,7 +2029,7 @@ pub mod types {
             >,
             status: ::std::result::Result<super::ListStatus, ::std::string::String>,
             tags: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
                 ::std::string::String,
             >,
         }
@@ -2002,7 +2154,7 @@ pub mod types {
             pub fn tags<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                        ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
                     >,
                 T::Error: ::std::fmt::Display,
             {
@@ -2383,6 +2535,7 @@ The AniTrack public API lets third-party integrations (sync tools, browser exten
 - Timestamps are RFC 3339 in UTC with a `Z` suffix and whole seconds (`2026-11-27T11:11:05Z`); calendar dates are `YYYY-MM-DD`.
 - A single resource is a bare JSON object; a collection is `{"data": [...]}` so that metadata can be added later without breaking v1.
 - Unknown request body fields are ignored. An empty request body is read as `{}`.
+- One-line strings (names, tags, emails, search terms) and `notes` are trimmed of surrounding whitespace before they are checked and stored (passwords never are); the schema's lengths and patterns describe the trimmed value, so send values trimmed.
 - Request bodies are limited to 64 KiB; a larger body is 413.
 
 ## Authentication
@@ -2391,7 +2544,7 @@ Pass `Authorization: Bearer <token>` on every request except `POST /auth/token`.
 Each account has an API-access feature flag. An account without it gets 403 from `POST /auth/token`, and any token of such an account gets 403 on every authenticated endpoint.
 
 ## Errors
-Every error body is `{"message": string}`; 422 validation failures add `"errors": {field: [sentence, ...]}` keyed by request field name, reporting every failing field at once. A body that is valid JSON but has a field of the wrong type is a 422 for that field; 400 is only for a body that is not JSON at all. Other keys (such as `request_id`) may appear. Common codes: 400 body not JSON, 401 missing or invalid token, 403 API access not enabled for this account, 404 not found (including objects of other accounts, and non-numeric ids in the path), 405 method not allowed, 413 body too large, 415 body not JSON, 422 validation failed, 429 rate-limited, 503 temporarily unavailable (with `Retry-After`).
+Every error body is `{"message": string}`; 422 validation failures add `"errors": {field: [sentence, ...]}` keyed by request field name, reporting every failing field at once. A body that is valid JSON but has a field of the wrong type is a 422 for that field, and a body that is valid JSON but not an object (`[]`, `"x"`, `0`, `null`) is a 422 on `body` (`The body must be a JSON object.`); 400 is only for a body that is not JSON at all. Other keys (such as `request_id`) may appear. Common codes: 400 body not JSON, 401 missing or invalid token, 403 API access not enabled for this account, 404 not found (including objects of other accounts, and non-numeric ids in the path), 405 method not allowed, 413 body too large, 415 body not JSON, 422 validation failed, 429 rate-limited, 503 temporarily unavailable (with `Retry-After`).
 
 ## Rate limits
 Authenticated endpoints: 60 requests per minute per token. `POST /auth/token` (and the settings page's sign-in, which shares its counters): 5 attempts per minute per client address and 5 per minute per email, checked before any password is hashed. The address is counted first, and an attempt refused because its address is over the limit does not count against the email it names, so no one can lock another person out from one address. An IPv6 client is counted by its /64 prefix. The email counter matches addresses exactly as sign-in does (ignoring case), so no spelling of an address has a counter of its own. Creating tokens (`POST /auth/token` and the settings page together) is limited to 20 per hour per account (policy `token-creation`). Limits are counted across all server instances; a key over its limit is refused without further counting until its window ends. Rate-limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining` and the IETF draft `RateLimit-Policy` / `RateLimit` headers; a 429 also carries `Retry-After` (seconds) and `X-RateLimit-Reset` (epoch seconds) and the body `{"message": "Too Many Attempts."}`.
@@ -2468,10 +2621,10 @@ impl Client {
     Sends a `GET` request to `/api/v1/anime`
 
     Arguments:
-    - `anilist_id`: Only the anime with this AniList id.
+    - `anilist_id`: Only the anime with this AniList id, a positive integer.
     - `limit`: Maximum number of results, 1 to 100 (default 20).
-    - `mal_id`: Only the anime with this MyAnimeList id.
-    - `q`: Case-insensitive substring of the romaji, English or native title or a synonym; 1 to 200 characters.
+    - `mal_id`: Only the anime with this MyAnimeList id, a positive integer.
+    - `q`: Case-insensitive substring of the romaji, English or native title or a synonym; 1 to 200 characters, one line (no control character). An empty `q` is no filter.
     ```ignore
     let response = client.anime_list()
         .anilist_id(anilist_id)
@@ -2755,9 +2908,9 @@ pub mod builder {
     pub struct AnimeList<'a> {
         client: &'a super::Client,
         anilist_id: Result<Option<i64>, String>,
-        limit: Result<Option<u32>, String>,
+        limit: Result<Option<::std::num::NonZeroU32>, String>,
         mal_id: Result<Option<i64>, String>,
-        q: Result<Option<::std::string::String>, String>,
+        q: Result<Option<types::AnimeListQ>, String>,
     }
     impl<'a> AnimeList<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -2781,12 +2934,11 @@ pub mod builder {
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<u32>,
+            V: std::convert::TryInto<::std::num::NonZeroU32>,
         {
-            self.limit = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| "conversion to `u32` for limit failed".to_string());
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU32` for limit failed".to_string()
+            });
             self
         }
         pub fn mal_id<V>(mut self, value: V) -> Self
@@ -2801,12 +2953,12 @@ pub mod builder {
         }
         pub fn q<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::AnimeListQ>,
         {
             self.q = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `:: std :: string :: String` for q failed".to_string());
+                .map_err(|_| "conversion to `AnimeListQ` for q failed".to_string());
             self
         }
         ///Sends a `GET` request to `/api/v1/anime`

@@ -43,6 +43,15 @@ pub fn patch_notes(text: &str) -> types::ListEntryPatchNotes {
         .unwrap_or_else(|e| panic!("notes {text:?}: {e}"))
 }
 
+/// Tags for a body (each a line of 1 to 50 characters with a visible one:
+/// the client's `Tag` refuses others).
+pub fn tags(items: &[&str]) -> Vec<types::Tag> {
+    items
+        .iter()
+        .map(|item| item.parse().unwrap_or_else(|e| panic!("tag {item:?}: {e}")))
+        .collect()
+}
+
 /// A `YYYY-MM-DD` date.
 pub fn date(text: &str) -> chrono::NaiveDate {
     text.parse()

@@ -13,6 +13,8 @@ mod browser;
 mod catalog;
 #[path = "conformance/cli.rs"]
 mod cli;
+#[path = "conformance/corrections.rs"]
+mod corrections;
 #[path = "conformance/docs.rs"]
 mod docs;
 #[path = "conformance/errors.rs"]
@@ -33,6 +35,8 @@ mod pooler;
 mod properties;
 #[path = "conformance/routes.rs"]
 mod routes;
+#[path = "conformance/schema_inputs.rs"]
+mod schema_inputs;
 #[path = "conformance/support.rs"]
 mod support;
 #[path = "conformance/sync.rs"]

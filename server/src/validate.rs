@@ -7,7 +7,7 @@
 //! middleware, strings are trimmed (passwords excepted) and an empty string
 //! counts as absent.
 
-use anitrack_spec::error::FieldErrors;
+use anitrack_spec::error::{FieldErrors, messages};
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
@@ -96,13 +96,23 @@ pub fn label(field: &str) -> String {
 }
 
 impl Input {
-    /// A body that is JSON but not an object carries no fields: every
-    /// required field then fails as missing.
-    pub fn new(body: Value) -> Self {
-        let fields = match body {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
+    /// A JSON body under validation. A body that is JSON but not an object
+    /// (`[]`, `"x"`, `0`, `null`) is refused as a whole, with one error on
+    /// `body`: it is not an object without fields (which would make every
+    /// required field "missing" and a PATCH an empty update), it is the
+    /// wrong thing. An empty body reaches here as `{}` (see `JsonBody`).
+    pub fn new(body: Value) -> Result<Self, FieldErrors> {
+        match body {
+            Value::Object(fields) => Ok(Self::of(fields)),
+            _ => {
+                let mut errors = FieldErrors::new();
+                errors.add(messages::BODY_FIELD, messages::BODY_NOT_OBJECT);
+                Err(errors)
+            }
+        }
+    }
+
+    fn of(fields: Map<String, Value>) -> Self {
         Input {
             fields,
             errors: FieldErrors::new(),
@@ -301,7 +311,9 @@ fn email_shape_message(field: &str) -> String {
 /// most [`EMAIL_MAX`] characters, plausible. Every sign-in checks this
 /// before the address becomes a throttle key or reaches the database.
 pub fn email(raw: &str) -> Result<String, String> {
-    let mut input = Input::new(serde_json::json!({ "email": raw }));
+    let mut fields = Map::new();
+    fields.insert("email".to_string(), Value::String(raw.to_string()));
+    let mut input = Input::of(fields);
     input
         .required_email("email")
         .ok_or_else(|| input.errors.first_message().unwrap_or_default())
@@ -345,7 +357,7 @@ mod tests {
 
     #[test]
     fn reports_every_failing_field_at_once() {
-        let mut input = Input::new(json!({"email": 5, "device_name": "x".repeat(121)}));
+        let mut input = Input::new(json!({"email": 5, "device_name": "x".repeat(121)})).unwrap();
         input.required_email("email");
         input.required_secret("password", 4096);
         input.required_string("device_name", 120);
@@ -361,7 +373,7 @@ mod tests {
 
     #[test]
     fn blank_strings_and_nulls_are_missing() {
-        let mut input = Input::new(json!({"email": "   ", "password": null}));
+        let mut input = Input::new(json!({"email": "   ", "password": null})).unwrap();
         input.required_email("email");
         input.required_secret("password", 4096);
         assert_eq!(
@@ -375,18 +387,18 @@ mod tests {
 
     #[test]
     fn a_blank_secret_is_present_but_an_empty_one_is_not() {
-        let mut input = Input::new(json!({"password": "   "}));
+        let mut input = Input::new(json!({"password": "   "})).unwrap();
         assert_eq!(
             input.required_secret("password", 4096).as_deref(),
             Some("   ")
         );
-        let mut input = Input::new(json!({"password": ""}));
+        let mut input = Input::new(json!({"password": ""})).unwrap();
         assert_eq!(input.required_secret("password", 4096), None);
     }
 
     #[test]
     fn strings_are_trimmed_but_secrets_are_not() {
-        let mut input = Input::new(json!({"device_name": "  cli  ", "password": " pw "}));
+        let mut input = Input::new(json!({"device_name": "  cli  ", "password": " pw "})).unwrap();
         assert_eq!(
             input.required_string("device_name", 120).as_deref(),
             Some("cli")
@@ -399,18 +411,28 @@ mod tests {
 
     #[test]
     fn length_counts_characters_not_bytes() {
-        let mut input = Input::new(json!({"device_name": "é".repeat(120)}));
+        let mut input = Input::new(json!({"device_name": "é".repeat(120)})).unwrap();
         assert!(input.required_string("device_name", 120).is_some());
     }
 
     #[test]
-    fn a_non_object_body_has_no_fields() {
-        let mut input = Input::new(json!(["email"]));
-        input.required_email("email");
-        assert_eq!(
-            errors_of(input),
-            json!({"email": ["The email field is required."]})
-        );
+    fn a_body_that_is_not_an_object_is_refused_as_a_whole() {
+        for body in [
+            json!(["email"]),
+            json!("x"),
+            json!(0.0),
+            json!(null),
+            json!(true),
+        ] {
+            let errors = Input::new(body.clone()).err().expect("refused");
+            let api = anitrack_spec::ApiError::validation(errors);
+            assert_eq!(
+                serde_json::to_value(&api.body().errors).unwrap(),
+                json!({"body": ["The body must be a JSON object."]}),
+                "{body}"
+            );
+        }
+        assert!(Input::new(json!({})).is_ok());
     }
 
     #[test]
@@ -512,6 +534,159 @@ impl<'a> QueryInput<'a> {
             Ok(value)
         } else {
             Err(self.errors)
+        }
+    }
+}
+
+/// The document's `pattern`s (spec/src/patterns.rs) against the rules
+/// above. A pattern describes the value as the server keeps it: whatever
+/// it matches, the server accepts, and for a text without surrounding
+/// whitespace it matches exactly what the server accepts (the server also
+/// trims surrounding whitespace, tabs and line breaks included, which the
+/// patterns leave to the client).
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+    use anitrack_spec::limits::{DEVICE_NAME_MAX, NOTES_MAX, PASSWORD_MAX, SEARCH_Q_MAX};
+    use anitrack_spec::patterns;
+    use serde_json::json;
+
+    fn regex(pattern: &str) -> regress::Regex {
+        regress::Regex::new(pattern).unwrap()
+    }
+
+    /// Every character of the Basic Multilingual Plane, and the first,
+    /// a middle and the last of every other plane: no character beyond the
+    /// BMP is a control character or whitespace (checked here), so each
+    /// stands for the rest of its plane.
+    fn characters() -> Vec<char> {
+        let beyond = (0x10000..=0x10FFFF_u32).filter_map(char::from_u32);
+        assert!(
+            beyond
+                .clone()
+                .all(|c| !c.is_control() && !c.is_whitespace()),
+            "a character beyond the BMP is a control character or whitespace"
+        );
+        let planes = (1..=16_u32)
+            .flat_map(|plane| [0x0000, 0x8000, 0xFFFD].map(|offset| (plane << 16) + offset));
+        (0..=0xFFFF_u32)
+            .chain(planes)
+            .filter_map(char::from_u32)
+            .collect()
+    }
+
+    /// Every text the test tries with `c` in it.
+    fn texts(c: char) -> [String; 4] {
+        [
+            c.to_string(),
+            format!("a{c}"),
+            format!("{c}a"),
+            format!("a{c}a"),
+        ]
+    }
+
+    fn input(field: &str, text: &str) -> Input {
+        Input::new(json!({ field: text })).unwrap()
+    }
+
+    /// Asserts that whatever `pattern` matches `accepted` accepts, and
+    /// that without surrounding whitespace they agree.
+    fn agree(name: &str, pattern: &str, accepted: impl Fn(&str) -> bool) {
+        let regex = regex(pattern);
+        let mut disagreements = Vec::new();
+        for c in characters() {
+            for text in texts(c) {
+                let matched = regex.find(&text).is_some();
+                let accepted = accepted(&text);
+                let trimmed = text.trim() == text;
+                if (matched && !accepted) || (trimmed && matched != accepted) {
+                    disagreements.push((text, matched));
+                }
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{name}: the pattern and the server disagree on {} texts (pattern matched?), e.g. {:?}",
+            disagreements.len(),
+            &disagreements[..disagreements.len().min(5)]
+        );
+    }
+
+    #[test]
+    fn one_line_with_a_visible_character_is_what_device_names_and_tags_accept() {
+        agree("device_name", patterns::VISIBLE_LINE, |text| {
+            input("device_name", text)
+                .required_string("device_name", DEVICE_NAME_MAX)
+                .is_some()
+        });
+        agree("tag", patterns::VISIBLE_LINE, |text| {
+            let mut input = Input::new(json!({ "tags": [text] })).unwrap();
+            matches!(input.tags(), Field::Set(_))
+        });
+    }
+
+    #[test]
+    fn notes_accept_every_text_but_control_characters_other_than_line_breaks_and_tabs() {
+        agree("notes", patterns::MULTILINE, |text| {
+            // Blank notes are accepted as null.
+            !matches!(input("notes", text).text("notes", NOTES_MAX), Field::Absent)
+        });
+    }
+
+    #[test]
+    fn a_password_is_anything_but_empty_or_holding_nul() {
+        // Never trimmed: the pattern and the server agree on every text.
+        let regex = regex(patterns::SECRET);
+        for c in characters() {
+            for text in texts(c) {
+                let accepted = input("password", &text)
+                    .required_secret("password", PASSWORD_MAX)
+                    .is_some();
+                assert_eq!(regex.find(&text).is_some(), accepted, "{text:?}");
+            }
+        }
+        assert!(regex.find("").is_none());
+    }
+
+    #[test]
+    fn a_search_term_is_one_line() {
+        agree("q", patterns::LINE, |text| {
+            let get = |_: &str| Some(text.to_string());
+            let mut query = QueryInput::new(&get);
+            query.string("q", SEARCH_Q_MAX);
+            query.finish(()).is_ok()
+        });
+    }
+
+    #[test]
+    fn the_email_pattern_never_refuses_an_address_the_server_accepts() {
+        // A necessary condition only (a regular expression without
+        // look-ahead cannot count the local part's 64 characters): whatever
+        // the server accepts, it matches; the description says the rest.
+        let regex = regex(patterns::EMAIL);
+        for c in characters() {
+            for text in [
+                format!("a{c}b@example.test"),
+                format!("ab@ex{c}ample.test"),
+                format!("{c}@x"),
+                format!("x@{c}"),
+            ] {
+                if email(&text).is_ok_and(|kept| kept == text) {
+                    assert!(regex.find(&text).is_some(), "{text:?}");
+                }
+            }
+        }
+        for refused in [
+            "",
+            "@",
+            "a@",
+            "@b",
+            "a b@c",
+            "a@b@c",
+            "a\u{0}@b",
+            "a@b\u{2028}",
+        ] {
+            assert!(regex.find(refused).is_none(), "{refused:?}");
         }
     }
 }

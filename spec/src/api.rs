@@ -91,7 +91,27 @@ pub struct AssetPath {
     pub file: String,
 }
 
-#[dropshot::api_description]
+#[dropshot::api_description {
+    tag_config = {
+        // An endpoint's tag must be one of these (the settings page's and the
+        // probes' endpoints, unpublished, have none).
+        allow_other_tags = false,
+        tags = {
+            "auth" = {
+                description = "Bearer tokens: exchange an account's email and password for a token, list the account's active tokens, revoke one or the current one."
+            },
+            "user" = {
+                description = "The account that owns the bearer token."
+            },
+            "anime" = {
+                description = "The catalog, imported from AniList: an anime by slug or by AniList id, and search by title or by id on another site."
+            },
+            "list" = {
+                description = "The token owner's anime list: read it whole or by pages, follow its changes (the sync feed), and add, update or remove entries with conditional (`If-Match`) and retry-safe (`Idempotency-Key`) writes."
+            },
+        }
+    }
+}]
 pub trait AniTrackApi {
     type Context;
 

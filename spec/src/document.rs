@@ -29,6 +29,8 @@ pub fn openapi() -> Result<Value, String> {
     let mut definition = api.openapi("AniTrack API", dropshot::semver::Version::new(1, 0, 0));
     definition
         .description(DESCRIPTION)
+        .contact_name("AniTrack")
+        .contact_url("https://anitrack.app")
         .license("MIT", "https://opensource.org/licenses/MIT");
     let mut document = definition.json().map_err(|e| e.to_string())?;
     routes::publish_paths(&mut document, routes::ALIASES)?;
@@ -70,12 +72,26 @@ fn add_bearer_security(document: &mut Value) -> Result<(), String> {
         let operations = item.as_object_mut().ok_or("path item is not an object")?;
         for operation in operations.values_mut() {
             let id = operation["operationId"].as_str().unwrap_or_default();
-            if !UNAUTHENTICATED_OPERATIONS.contains(&id) {
-                operation["security"] = json!([{ BEARER_SCHEME: [] }]);
-            }
+            // An explicit empty list says "no authentication" to readers
+            // and linters (OpenAPI 3.0 §4.7.10: an empty array removes any
+            // top-level security); leaving it out says nothing.
+            operation["security"] = if UNAUTHENTICATED_OPERATIONS.contains(&id) {
+                json!([])
+            } else {
+                json!([{ BEARER_SCHEME: [] }])
+            };
         }
     }
     Ok(())
+}
+
+/// Whether an operation of the document takes the bearer token (its
+/// `security` lists a requirement; `[]` is none).
+pub fn requires_bearer(operation: &Value) -> bool {
+    operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|requirements| !requirements.is_empty())
 }
 
 /// A header object of the document.
@@ -115,7 +131,7 @@ fn add_error_responses(document: &mut Value) -> Result<(), String> {
     for item in paths.values_mut() {
         let operations = item.as_object_mut().ok_or("path item is not an object")?;
         for operation in operations.values_mut() {
-            let bearer = operation.get("security").is_some();
+            let bearer = requires_bearer(operation);
             let responses = operation["responses"]
                 .as_object_mut()
                 .ok_or("operation without responses")?;
@@ -221,7 +237,7 @@ mod tests {
         for (path, method, op) in operations(&document) {
             let id = op["operationId"].as_str().unwrap();
             if id == "token_issue" {
-                assert!(op.get("security").is_none(), "{method} {path}");
+                assert_eq!(op["security"], json!([]), "{method} {path}");
             } else {
                 assert_eq!(
                     op["security"],
@@ -278,8 +294,9 @@ mod tests {
     #[test]
     fn every_bound_the_document_publishes_is_its_constant() {
         use crate::limits::*;
-        // (the end of the schema's pointer, keyword) → the constant.
-        let constants: [(&str, &str, f64); 9] = [
+        // (the end of the schema's pointer, keyword) → the constant; the
+        // first match wins, so a specific pointer comes before a general one.
+        let constants: [(&str, &str, f64); 20] = [
             ("/properties/score", "minimum", SCORE_MIN as f64),
             ("/properties/score", "maximum", SCORE_MAX as f64),
             ("/properties/progress", "minimum", PROGRESS_MIN as f64),
@@ -290,7 +307,38 @@ mod tests {
             ),
             ("/properties/notes", "maxLength", NOTES_MAX as f64),
             ("/properties/tags", "maxItems", TAGS_MAX as f64),
+            ("/schemas/Tag", "minLength", TAG_MIN as f64),
+            ("/schemas/Tag", "maxLength", TAG_MAX as f64),
+            ("/properties/email", "minLength", REQUIRED_TEXT_MIN as f64),
+            ("/properties/email", "maxLength", EMAIL_MAX as f64),
+            (
+                "/properties/password",
+                "minLength",
+                REQUIRED_TEXT_MIN as f64,
+            ),
+            ("/properties/password", "maxLength", PASSWORD_MAX as f64),
+            (
+                "/properties/device_name",
+                "minLength",
+                REQUIRED_TEXT_MIN as f64,
+            ),
+            (
+                "/properties/device_name",
+                "maxLength",
+                DEVICE_NAME_MAX as f64,
+            ),
             ("/Retry-After/schema", "minimum", RETRY_AFTER_MIN as f64),
+            ("/q/schema", "maxLength", SEARCH_Q_MAX as f64),
+            (
+                "/api/v1/anime/get/parameters/limit/schema",
+                "minimum",
+                SEARCH_LIMIT_MIN as f64,
+            ),
+            (
+                "/api/v1/anime/get/parameters/limit/schema",
+                "maximum",
+                SEARCH_LIMIT_MAX as f64,
+            ),
             ("/limit/schema", "minimum", PAGE_LIMIT_MIN as f64),
             ("/limit/schema", "maximum", PAGE_LIMIT_MAX as f64),
         ];
@@ -393,7 +441,7 @@ mod tests {
                     "{method} {path} success {name}"
                 );
             }
-            let bearer = op.get("security").is_some();
+            let bearer = requires_bearer(&op);
             assert_eq!(
                 responses["401"]["headers"]["WWW-Authenticate"].is_object(),
                 bearer,

@@ -21,6 +21,11 @@ pub mod messages {
     pub const SERVER_ERROR: &str = "Server Error";
     pub const SERVICE_UNAVAILABLE: &str = "Service Unavailable";
     pub const BODY_NOT_JSON: &str = "The request body is not valid JSON.";
+    /// A body that is JSON but not an object is a 422 keyed [`BODY_FIELD`]
+    /// with this message (never read as an object without fields).
+    pub const BODY_NOT_OBJECT: &str = "The body must be a JSON object.";
+    /// The `errors` key of a failure of the body as a whole.
+    pub const BODY_FIELD: &str = "body";
     pub const UNSUPPORTED_MEDIA_TYPE: &str =
         "Unsupported Media Type: send the body as JSON with Content-Type: application/json.";
     pub const PRECONDITION_FAILED: &str =

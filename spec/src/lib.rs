@@ -12,6 +12,7 @@ pub mod document;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod patterns;
 pub mod reply;
 pub mod routes;
 pub mod streamed;

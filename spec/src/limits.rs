@@ -11,9 +11,22 @@ pub const PROGRESS_MIN: i64 = 0;
 pub const REWATCH_COUNT_MIN: i64 = 0;
 /// `notes`: at most this many characters.
 pub const NOTES_MAX: usize = 2000;
-/// `tags`: at most this many tags, each of 1 to [`TAG_MAX`] characters.
+/// `tags`: at most this many tags, each of [`TAG_MIN`] to [`TAG_MAX`]
+/// characters.
 pub const TAGS_MAX: usize = 25;
+pub const TAG_MIN: usize = 1;
 pub const TAG_MAX: usize = 50;
+/// `anime_id` of `POST /list` and `mal_id`, `anilist_id` of `GET /anime`
+/// are positive. The document says so in words only: as a `minimum`, it
+/// would make generated clients type these ids as unsigned non-zero
+/// integers, which the signed ids in every response could not be passed as.
+pub const ID_MIN: i64 = 1;
+
+/// A required string of `POST /auth/token` (`email`, `password`,
+/// `device_name`) holds at least this many characters: an empty one is
+/// "required" (and so is a blank one, but for the password: see
+/// [`crate::patterns`]).
+pub const REQUIRED_TEXT_MIN: usize = 1;
 
 /// `device_name` of `POST /auth/token` (the token's name).
 pub const DEVICE_NAME_MAX: usize = 120;
@@ -23,10 +36,13 @@ pub const EMAIL_MAX: usize = 255;
 /// does not grow with length, but parsing and transport do).
 pub const PASSWORD_MAX: usize = 4096;
 
-/// `GET /anime`: `q` of 1 to this many characters...
+/// `GET /anime`: `q` of at most this many characters (an empty one is no
+/// filter)...
 pub const SEARCH_Q_MAX: usize = 200;
-/// ...and `limit` from 1 to [`SEARCH_LIMIT_MAX`], by default this.
+/// ...and `limit` from [`SEARCH_LIMIT_MIN`] to [`SEARCH_LIMIT_MAX`], by
+/// default this.
 pub const SEARCH_LIMIT_DEFAULT: i64 = 20;
+pub const SEARCH_LIMIT_MIN: i64 = 1;
 pub const SEARCH_LIMIT_MAX: i64 = 100;
 
 /// `Retry-After` is at least this many seconds.

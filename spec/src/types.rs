@@ -73,17 +73,47 @@ impl From<DateTime<Utc>> for Timestamp {
 /// Credentials exchanged for a bearer token.
 ///
 /// Validation (all failing fields are reported at once, status 422):
-/// `email` required, a string, a valid address, at most 255 characters;
-/// `password` required, a string; `device_name` required, a string, at most
-/// 120 characters. A field of the wrong JSON type is a 422 on that field.
+/// `email` required, a string, at most 255 characters, an address of the
+/// shape `local@domain` with no whitespace or control character, a local
+/// part of at most 64 characters that neither starts nor ends with a dot
+/// and holds no two dots in a row, and a domain of dot-separated labels of
+/// letters, digits and hyphens (not starting or ending with a hyphen);
+/// `password` required, a string of 1 to 4096 characters, kept exactly as
+/// sent (never trimmed), without NUL; `device_name` required, a string of
+/// at most 120 characters, one line (no control character). `email` and
+/// `device_name` are trimmed first, and an empty or blank one is
+/// `required`; so is an empty password. A field of the wrong JSON type is a
+/// 422 on that field; a body that is JSON but not an object is a 422 on
+/// `body` (`The body must be a JSON object.`).
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]
 pub struct TokenIssueRequest {
     /// The account's email address.
+    #[schemars(
+        length(
+            min = "crate::limits::REQUIRED_TEXT_MIN",
+            max = "crate::limits::EMAIL_MAX"
+        ),
+        regex = "crate::patterns::EMAIL"
+    )]
     pub email: String,
     /// The account's password.
+    #[schemars(
+        length(
+            min = "crate::limits::REQUIRED_TEXT_MIN",
+            max = "crate::limits::PASSWORD_MAX"
+        ),
+        regex = "crate::patterns::SECRET"
+    )]
     pub password: String,
     /// Shown on your settings page so you can identify the client. Max 120
-    /// chars.
+    /// chars, one line, not blank.
+    #[schemars(
+        length(
+            min = "crate::limits::REQUIRED_TEXT_MIN",
+            max = "crate::limits::DEVICE_NAME_MAX"
+        ),
+        regex = "crate::patterns::VISIBLE_LINE"
+    )]
     pub device_name: String,
 }
 
@@ -223,14 +253,23 @@ pub struct AnimeList {
 /// Filters of `GET /anime`; all optional, combined with AND.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct AnimeSearchParams {
-    /// Only the anime with this MyAnimeList id.
+    /// Only the anime with this MyAnimeList id, a positive integer.
     pub mal_id: Option<i64>,
-    /// Only the anime with this AniList id.
+    /// Only the anime with this AniList id, a positive integer.
     pub anilist_id: Option<i64>,
     /// Case-insensitive substring of the romaji, English or native title or
-    /// a synonym; 1 to 200 characters.
+    /// a synonym; 1 to 200 characters, one line (no control character). An
+    /// empty `q` is no filter.
+    #[schemars(
+        length(max = "crate::limits::SEARCH_Q_MAX"),
+        regex = "crate::patterns::LINE"
+    )]
     pub q: Option<String>,
     /// Maximum number of results, 1 to 100 (default 20).
+    #[schemars(range(
+        min = "crate::limits::SEARCH_LIMIT_MIN",
+        max = "crate::limits::SEARCH_LIMIT_MAX"
+    ))]
     pub limit: Option<u32>,
 }
 
@@ -358,20 +397,39 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+/// A tag of a list entry: one line (no control character) of 1 to 50
+/// characters with at least one that is not whitespace. The server trims
+/// it before counting and storing, so leading and trailing whitespace is
+/// dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub struct Tag(
+    #[schemars(
+        length(min = "crate::limits::TAG_MIN", max = "crate::limits::TAG_MAX"),
+        regex = "crate::patterns::VISIBLE_LINE"
+    )]
+    pub String,
+);
+
 /// A new list entry.
 ///
 /// Validation (422, every failing field at once, Laravel-style messages):
-/// `anime_id` required, an AniTrack anime id that exists in the catalog and
-/// is not already on the list; `status` required, one of the five values;
-/// `score` an integer 0–100 or null; `progress` an integer ≥ 0 and not above
-/// a known episode count (default 0); `started_at` / `completed_at` dates as
-/// `YYYY-MM-DD` or null, `completed_at` not before `started_at`; `notes` at
-/// most 2000 characters or null; `is_private`, `is_rewatching` booleans
-/// (default false); `rewatch_count` an integer ≥ 0 (default 0); `tags` at
-/// most 25 strings of 1–50 characters after trimming (errors name the item,
+/// `anime_id` required, an AniTrack anime id (a positive integer) that
+/// exists in the catalog and is not already on the list; `status` required,
+/// one of the five values; `score` an integer 0–100 or null; `progress` an
+/// integer ≥ 0 and not above a known episode count (default 0);
+/// `started_at` / `completed_at` dates as `YYYY-MM-DD` or null,
+/// `completed_at` not before `started_at`; `notes` at most 2000 characters
+/// (after trimming; tab and line breaks allowed, no other control
+/// character) or null, blank notes being null; `is_private`,
+/// `is_rewatching` booleans (default false); `rewatch_count` an integer ≥ 0
+/// (default 0); `tags` at most 25 tags (see `Tag`; errors name the item,
 /// e.g. `tags.3`), duplicates merged, order kept. Integers are JSON numbers
 /// without a fraction and booleans are JSON `true`/`false`: any other JSON
-/// type is a 422 on that field.
+/// type is a 422 on that field. Only the fields marked nullable accept
+/// `null`: leave the others out for their default (`null` is a 422 on
+/// that field). A body that is JSON but not an object (`[]`, `"x"`, `0`,
+/// `null`) is a 422 on `body` (`The body must be a JSON object.`); an empty
+/// body is `{}`.
 ///
 /// When `progress` reaches a known episode count, the entry becomes
 /// `completed` and `completed_at` is set to today (UTC) unless given; if it
@@ -379,68 +437,94 @@ pub struct ListParams {
 /// false. An unknown episode count (airing shows) never caps progress.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct NewListEntry {
-    /// AniTrack's anime id (see `GET /anime`).
+    /// AniTrack's anime id (see `GET /anime`): a positive integer.
     pub anime_id: i64,
     /// Where the entry stands.
     pub status: ListStatus,
     /// 0–100.
     #[schemars(range(min = "crate::limits::SCORE_MIN", max = "crate::limits::SCORE_MAX"))]
     pub score: Option<i32>,
-    /// Episodes watched.
-    #[schemars(range(min = "crate::limits::PROGRESS_MIN"))]
+    /// Episodes watched. Default 0; not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32", range(min = "crate::limits::PROGRESS_MIN"))]
     pub progress: Option<i32>,
     /// `YYYY-MM-DD`.
     pub started_at: Option<chrono::NaiveDate>,
     /// `YYYY-MM-DD`, not before `started_at`.
     pub completed_at: Option<chrono::NaiveDate>,
     /// Max 2000 chars.
-    #[schemars(length(max = "crate::limits::NOTES_MAX"))]
+    #[schemars(
+        length(max = "crate::limits::NOTES_MAX"),
+        regex = "crate::patterns::MULTILINE"
+    )]
     pub notes: Option<String>,
-    /// Default false.
+    /// Default false; not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub is_private: Option<bool>,
-    /// Default false.
+    /// Default false; not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub is_rewatching: Option<bool>,
-    /// Default 0.
-    #[schemars(range(min = "crate::limits::REWATCH_COUNT_MIN"))]
+    /// Default 0; not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32", range(min = "crate::limits::REWATCH_COUNT_MIN"))]
     pub rewatch_count: Option<i32>,
-    /// At most 25 tags of 1–50 characters.
-    #[schemars(length(max = "crate::limits::TAGS_MAX"))]
+    /// At most 25 tags. Default none; not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<Tag>", length(max = "crate::limits::TAGS_MAX"))]
     pub tags: Option<Vec<String>>,
 }
 
 /// A partial update: send only the fields to change. An absent field is
 /// unchanged; an explicit `null` clears `score`, `started_at`,
-/// `completed_at` and `notes`. Fields the entry does not let you set (`id`,
-/// `anime_id`, `user_id`, timestamps) are ignored. Validation and the
-/// progress rules are those of `POST /list`; `completed_at` is checked
-/// against the resulting `started_at`. `updated_at` moves only when something
-/// actually changed.
+/// `completed_at` and `notes`, the only nullable fields (`null` for any
+/// other is a 422 on that field). Fields the entry does not let you set
+/// (`id`, `anime_id`, `user_id`, timestamps) are ignored. Validation and
+/// the progress rules are those of `POST /list`; `completed_at` is checked
+/// against the resulting `started_at`. `updated_at` moves only when
+/// something actually changed. A body that is JSON but not an object (`[]`,
+/// `"x"`, `0`, `null`) is a 422 on `body` (`The body must be a JSON
+/// object.`), never an empty update; an empty body is `{}`, which changes
+/// nothing.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct ListEntryPatch {
-    /// Where the entry stands.
+    /// Where the entry stands. Not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "ListStatus")]
     pub status: Option<ListStatus>,
     /// 0–100, or null to clear.
     #[schemars(range(min = "crate::limits::SCORE_MIN", max = "crate::limits::SCORE_MAX"))]
     pub score: Option<i32>,
-    /// Episodes watched.
-    #[schemars(range(min = "crate::limits::PROGRESS_MIN"))]
+    /// Episodes watched. Not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32", range(min = "crate::limits::PROGRESS_MIN"))]
     pub progress: Option<i32>,
     /// `YYYY-MM-DD`, or null to clear.
     pub started_at: Option<chrono::NaiveDate>,
     /// `YYYY-MM-DD`, or null to clear.
     pub completed_at: Option<chrono::NaiveDate>,
     /// Max 2000 chars, or null to clear.
-    #[schemars(length(max = "crate::limits::NOTES_MAX"))]
+    #[schemars(
+        length(max = "crate::limits::NOTES_MAX"),
+        regex = "crate::patterns::MULTILINE"
+    )]
     pub notes: Option<String>,
-    /// Hidden from other people.
+    /// Hidden from other people. Not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub is_private: Option<bool>,
-    /// Being watched again.
+    /// Being watched again. Not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "bool")]
     pub is_rewatching: Option<bool>,
-    /// Completed rewatches.
-    #[schemars(range(min = "crate::limits::REWATCH_COUNT_MIN"))]
+    /// Completed rewatches. Not null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "i32", range(min = "crate::limits::REWATCH_COUNT_MIN"))]
     pub rewatch_count: Option<i32>,
-    /// Replaces the tags: at most 25 tags of 1–50 characters.
-    #[schemars(length(max = "crate::limits::TAGS_MAX"))]
+    /// Replaces the tags: at most 25 tags. Not null (`[]` removes them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Vec<Tag>", length(max = "crate::limits::TAGS_MAX"))]
     pub tags: Option<Vec<String>>,
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Steps, each reported on one line: formatting, clippy, the dependencies'
 //! licenses, bans and sources (cargo-deny), the committed document and client
-//! are current, the vendored renderer of `/docs` is as vendored, the server
-//! and the example mirror build, then every test of
+//! are current, the document is additive-only over v1, lints clean under
+//! Redocly's and Spectral's rules and gives TypeScript types an integrator's
+//! code type-checks against, the vendored renderer of `/docs` is as
+//! vendored, the server and the example mirror build, then every test of
 //! the workspace (unit tests and the conformance suite against live servers)
 //! with one private PostgreSQL cluster shared by all test processes, and
 //! `cargo xtask topology` (through PgBouncer) as one more test. Ends with
@@ -90,6 +92,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     step(
         "vendored API reference renderer (server/assets/docs)",
         docs::check(),
+    );
+    // Not skipped with --skip-lints: they check the contract, not the code
+    // style, and take seconds once `npm ci` has run (the first run installs).
+    step(
+        "document lints clean (Redocly recommended, Spectral oas)",
+        crate::npm::lint(),
+    );
+    step(
+        "TypeScript types generate and type-check",
+        crate::npm::typescript(),
     );
 
     let build = cargo(&root, &["build", "--package", "anitrack-server"]);

@@ -7,6 +7,7 @@ mod deny;
 mod dev;
 mod docs;
 mod install;
+mod npm;
 mod openapi;
 mod topology;
 mod workspace;
@@ -30,7 +31,8 @@ enum Command {
     /// deny), spec/client staleness, unit tests and the conformance suite
     /// against a live server on a private PostgreSQL.
     Conformance(conformance::Args),
-    /// The published OpenAPI document (spec/openapi.json).
+    /// The published OpenAPI document (spec/openapi.json): generate, check,
+    /// the v1 compatibility gate, the linters, the TypeScript types.
     Openapi {
         #[command(subcommand)]
         action: openapi::Action,

@@ -1,4 +1,4 @@
-//! `cargo xtask openapi generate|check|compat`.
+//! `cargo xtask openapi generate|check|compat|lint|typescript`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +10,8 @@ use crate::workspace;
 
 /// The frozen v1 document, relative to the workspace root.
 pub const BASELINE_PATH: &str = "spec/baseline/v1.json";
+/// The reviewed corrections to it (see spec/baseline/README.md).
+pub const CORRECTIONS_PATH: &str = "spec/baseline/v1-corrections.json";
 
 #[derive(Subcommand)]
 pub enum Action {
@@ -17,7 +19,9 @@ pub enum Action {
     Generate,
     /// Fail if spec/openapi.json differs from what the API trait emits.
     Check,
-    /// Fail on any change that could break a v1 client: v1 is additive-only.
+    /// Fail on any change that could break a v1 client: v1 is additive-only
+    /// (narrowed inputs the server always refused pass only as the reviewed
+    /// corrections of spec/baseline/v1-corrections.json).
     Compat {
         /// The baseline [default: spec/baseline/v1.json].
         #[arg(long)]
@@ -25,14 +29,34 @@ pub enum Action {
         /// The candidate [default: the document the API trait emits].
         #[arg(long)]
         new: Option<PathBuf>,
+        /// Corrections to the baseline [default: spec/baseline/v1-corrections.json
+        /// with the default baseline, none with --old].
+        #[arg(long)]
+        corrections: Option<PathBuf>,
     },
+    /// Lint spec/openapi.json as integrators do: Redocly's recommended rules
+    /// and Spectral's `spectral:oas`; any error or warning fails. The tools
+    /// are pinned in xtask/npm/package-lock.json and installed there by
+    /// `npm ci` on first use (Node.js and npm with apt when missing, as root).
+    Lint,
+    /// Generate TypeScript types from spec/openapi.json with
+    /// openapi-typescript (target/typescript/anitrack.d.ts) and type-check
+    /// xtask/npm/usage.ts, an integrator's code, against them with `tsc
+    /// --strict`. Tools as for `lint`.
+    Typescript,
 }
 
 pub fn run(action: Action) -> anyhow::Result<()> {
     match action {
+        Action::Lint => crate::npm::lint(),
+        Action::Typescript => crate::npm::typescript(),
         Action::Generate => generate(),
         Action::Check => check(),
-        Action::Compat { old, new } => compat(old.as_deref(), new.as_deref()),
+        Action::Compat {
+            old,
+            new,
+            corrections,
+        } => compat(old.as_deref(), new.as_deref(), corrections.as_deref()),
     }
 }
 
@@ -74,12 +98,22 @@ pub fn check() -> anyhow::Result<()> {
 
 /// The conformance step: the emitted document against the baseline.
 pub fn compat_with_baseline() -> anyhow::Result<()> {
-    compat(None, None)
+    compat(None, None, None)
 }
 
-/// `cargo xtask openapi compat [--old FILE] [--new FILE]`: the rules live in
-/// the anitrack-compat crate; this reads the documents and prints its report.
-pub fn compat(old: Option<&Path>, new: Option<&Path>) -> anyhow::Result<()> {
+/// `cargo xtask openapi compat [--old FILE] [--new FILE] [--corrections
+/// FILE]`: the rules live in the anitrack-compat crate; this reads the
+/// documents and prints its report.
+pub fn compat(
+    old: Option<&Path>,
+    new: Option<&Path>,
+    corrections: Option<&Path>,
+) -> anyhow::Result<()> {
+    let corrections = match (corrections, old) {
+        (Some(path), _) => Some(path.to_path_buf()),
+        (None, None) => Some(workspace::root().join(CORRECTIONS_PATH)),
+        (None, Some(_)) => None,
+    };
     let (old_label, old_doc) = match old {
         Some(path) => (path.display().to_string(), load(path)?),
         None => (
@@ -97,12 +131,53 @@ pub fn compat(old: Option<&Path>, new: Option<&Path>) -> anyhow::Result<()> {
         ),
     };
     let report = anitrack_compat::compare(&old_doc, &new_doc);
-    for finding in &report.findings {
-        println!("openapi compat: {finding}");
+    let (label, list) = match &corrections {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let document: Value = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            let list = anitrack_compat::corrections::parse(&document)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("reading the corrections in {}", path.display()))?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            (name, list)
+        }
+        None => (String::new(), Vec::new()),
+    };
+    let applied = anitrack_compat::corrections::apply(&report, &list);
+    for line in applied.lines(&list, &label) {
+        println!("openapi compat: {line}");
+    }
+    if !applied.unexcused.is_empty() {
+        let count = applied.unexcused.len();
+        bail!(
+            "{count} breaking change{} in {new_label} against {old_label}{}; v1 is additive-only, \
+             so breaking changes ship as v2",
+            if count == 1 { "" } else { "s" },
+            applied.summary(&label),
+        );
+    }
+    if !applied.stale.is_empty() {
+        bail!(
+            "{label} lists {} finding(s) the gate does not find: a correction excuses exactly what \
+             it was reviewed for, so remove them",
+            applied.stale.len()
+        );
     }
     match report.verdict(&old_label, &new_label) {
-        anitrack_compat::Verdict::Breaking(summary) => bail!("{summary}"),
         anitrack_compat::Verdict::Additive(summary) => println!("openapi compat: {summary}"),
+        anitrack_compat::Verdict::Breaking(_) => println!(
+            "openapi compat: {new_label} is additive-only over {old_label}{} \
+             ({} v1 operations kept, {} added, {} schema nodes compared)",
+            applied.summary(&label),
+            report.kept,
+            report.added,
+            report.schemas()
+        ),
     }
     Ok(())
 }

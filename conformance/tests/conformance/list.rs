@@ -3,7 +3,7 @@
 
 use anitrack_client::types::{self, ListStatus};
 use anitrack_conformance::world::{
-    DEMON_SLAYER, FMAB, ONE_PIECE, World, date, new_entry, notes, patch, patch_notes,
+    DEMON_SLAYER, FMAB, ONE_PIECE, World, date, new_entry, notes, patch, patch_notes, tags,
 };
 use serde_json::{Value, json};
 
@@ -179,6 +179,44 @@ async fn every_invalid_field_is_reported_at_once_and_wrong_types_are_422() {
     );
 }
 
+/// The bodies that are JSON but not an object.
+const NOT_OBJECTS: [&str; 6] = ["0.0", "[]", "\"x\"", "null", "true", "[{\"score\": 1}]"];
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_on_body_and_changes_nothing() {
+    let world = World::new().await;
+    let anime_id = world.anime(DEMON_SLAYER).await;
+    let entry = world
+        .add(new_entry(anime_id, ListStatus::Watching).score(70))
+        .await;
+    let refused = invalid(json!({"body": ["The body must be a JSON object."]}));
+    for body in NOT_OBJECTS {
+        let body: Value = serde_json::from_str(body).unwrap();
+        // Never an empty update (200): the body is the wrong thing.
+        assert_eq!(
+            world.patch_json(entry.id, &body).await,
+            (422, refused.clone()),
+            "PATCH {body}"
+        );
+        // Nor a list of every required field as missing.
+        assert_eq!(
+            world.post_list_json(&body).await,
+            (422, refused.clone()),
+            "POST {body}"
+        );
+    }
+    let (_, now) = world.entry_for_anime_as_sent(anime_id).await;
+    assert_eq!(
+        (now["rev"].clone(), now["score"].clone()),
+        (json!(1), json!(70))
+    );
+    let listed = listed_ids(world.client().list_entries()).await;
+    assert_eq!(listed, [entry.id], "nothing was added");
+    // An empty body is `{}`: for PATCH, a valid update that changes nothing.
+    let (status, same) = world.patch_json(entry.id, &json!({})).await;
+    assert_eq!((status, same["rev"].clone()), (200, json!(1)));
+}
+
 #[tokio::test]
 async fn reaching_the_episode_count_completes_the_entry_and_counts_rewatches() {
     let world = World::new().await;
@@ -252,7 +290,7 @@ async fn patch_is_partial_null_clears_and_foreign_fields_are_ignored() {
                 .progress(12)
                 .started_at(date("2026-01-02"))
                 .notes(notes("great"))
-                .tags(vec![" fav ".into(), "rewatch".into(), "fav".into()]),
+                .tags(tags(&[" fav ", "rewatch", "fav"])),
         )
         .await;
     assert_eq!(entry.tags, ["fav", "rewatch"]);

@@ -20,7 +20,7 @@ use anitrack_spec::limits::PASSWORD_MAX;
 
 /// Validates the body; all failing fields at once.
 pub fn validate(body: Value) -> Result<TokenIssueRequest, Error> {
-    let mut input = Input::new(body);
+    let mut input = Input::new(body).map_err(Error::Invalid)?;
     let email = input.required_email("email");
     let password = input.required_secret("password", PASSWORD_MAX);
     let device_name = input.required_string("device_name", DEVICE_NAME_MAX);

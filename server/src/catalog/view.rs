@@ -7,7 +7,9 @@ use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
 use crate::validate::{QueryInput, TextKind, forbidden_character};
 
-use anitrack_spec::limits::{SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, SEARCH_Q_MAX};
+use anitrack_spec::limits::{
+    ID_MIN, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, SEARCH_LIMIT_MIN, SEARCH_Q_MAX,
+};
 
 pub fn to_wire(row: AnimeRow) -> Anime {
     Anime {
@@ -68,11 +70,11 @@ pub async fn search(
     get: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<Anime>, Error> {
     let mut input = QueryInput::new(get);
-    let mal_id = input.integer("mal_id", 1, i64::MAX);
-    let anilist_id = input.integer("anilist_id", 1, i64::MAX);
+    let mal_id = input.integer("mal_id", ID_MIN, i64::MAX);
+    let anilist_id = input.integer("anilist_id", ID_MIN, i64::MAX);
     let q = input.string("q", SEARCH_Q_MAX);
     let limit = input
-        .integer("limit", 1, SEARCH_LIMIT_MAX)
+        .integer("limit", SEARCH_LIMIT_MIN, SEARCH_LIMIT_MAX)
         .unwrap_or(SEARCH_LIMIT_DEFAULT);
     input.finish(())?;
     Ok(

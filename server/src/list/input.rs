@@ -9,7 +9,7 @@ pub use crate::validate::Field;
 use crate::validate::{Input, TextKind, control_character_message, forbidden_character};
 
 use anitrack_spec::limits::{
-    NOTES_MAX, PROGRESS_MIN, REWATCH_COUNT_MIN, SCORE_MAX, SCORE_MIN, TAG_MAX, TAGS_MAX,
+    ID_MIN, NOTES_MAX, PROGRESS_MIN, REWATCH_COUNT_MIN, SCORE_MAX, SCORE_MIN, TAG_MAX, TAGS_MAX,
 };
 
 /// Every settable field of an entry, as sent.
@@ -128,7 +128,7 @@ impl Input {
                 None
             }
             Field::Set(value) => match value.as_i64() {
-                Some(id) if id > 0 => Some(id),
+                Some(id) if id >= ID_MIN => Some(id),
                 Some(_) => {
                     self.errors
                         .add("anime_id", "The selected anime id is invalid.");
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn the_seed_example_missing_status() {
-        let mut reader = Input::new(json!({"anime_id": 1}));
+        let mut reader = Input::new(json!({"anime_id": 1})).unwrap();
         reader.anime_id();
         reader.entry_fields(true);
         assert_eq!(
@@ -172,7 +172,8 @@ mod tests {
             "started_at": "2024-13-01", "completed_at": "24-01-01", "notes": 5,
             "is_private": "yes", "is_rewatching": 1, "rewatch_count": 1.5,
             "tags": ["ok", " ", 3, "x".repeat(51)],
-        }));
+        }))
+        .unwrap();
         reader.anime_id();
         reader.entry_fields(true);
         assert_eq!(
@@ -200,7 +201,7 @@ mod tests {
         let mut reader = Input::new(json!({
             "score": null, "started_at": null, "completed_at": null, "notes": null,
             "progress": null, "is_private": null, "rewatch_count": null, "tags": null, "status": null,
-        }));
+        })).unwrap();
         let fields = reader.entry_fields(false);
         assert_eq!(fields.score, Field::Null);
         assert_eq!(fields.notes, Field::Null);
@@ -218,32 +219,32 @@ mod tests {
 
     #[test]
     fn tags_are_trimmed_deduplicated_and_keep_their_order() {
-        let mut reader = Input::new(json!({"tags": [" b ", "a", "b", "a", "c"]}));
+        let mut reader = Input::new(json!({"tags": [" b ", "a", "b", "a", "c"]})).unwrap();
         assert_eq!(
             reader.tags(),
             Field::Set(vec!["b".into(), "a".into(), "c".into()])
         );
-        let mut reader = Input::new(json!({"tags": vec!["t"; 26]}));
+        let mut reader = Input::new(json!({"tags": vec!["t"; 26]})).unwrap();
         assert_eq!(reader.tags(), Field::Absent);
         assert_eq!(
             errors(reader),
             json!({"tags": ["The tags field must not have more than 25 items."]})
         );
-        let mut reader = Input::new(json!({"tags": vec!["t"; 25]}));
+        let mut reader = Input::new(json!({"tags": vec!["t"; 25]})).unwrap();
         assert_eq!(reader.tags(), Field::Set(vec!["t".into()]));
     }
 
     #[test]
     fn notes_are_counted_in_characters_and_blank_notes_are_null() {
-        let mut reader = Input::new(json!({"notes": "é".repeat(2000)}));
+        let mut reader = Input::new(json!({"notes": "é".repeat(2000)})).unwrap();
         assert!(matches!(reader.text("notes", NOTES_MAX), Field::Set(_)));
-        let mut reader = Input::new(json!({"notes": "é".repeat(2001)}));
+        let mut reader = Input::new(json!({"notes": "é".repeat(2001)})).unwrap();
         assert_eq!(reader.text("notes", NOTES_MAX), Field::Absent);
         assert_eq!(
             errors(reader),
             json!({"notes": ["The notes field must not be greater than 2000 characters."]})
         );
-        let mut reader = Input::new(json!({"notes": "   "}));
+        let mut reader = Input::new(json!({"notes": "   "})).unwrap();
         assert_eq!(reader.text("notes", NOTES_MAX), Field::Null);
     }
 }

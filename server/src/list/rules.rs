@@ -113,7 +113,7 @@ mod tests {
         previous: Option<i32>,
         episodes: Option<i32>,
     ) -> (EntryState, FieldErrors) {
-        let mut reader = Input::new(body);
+        let mut reader = Input::new(body).unwrap();
         let fields = reader.entry_fields(previous.is_none());
         let mut errors = reader.errors;
         let next = merge(current, fields, previous, episodes, today(), &mut errors);

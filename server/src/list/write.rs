@@ -107,7 +107,7 @@ async fn create_in(
     {
         return Ok(End::Rollback(Written::Replayed(replay)));
     }
-    let mut reader = Input::new(body);
+    let mut reader = Input::new(body).map_err(Error::Invalid)?;
     let anime_id = reader.anime_id();
     let fields = reader.entry_fields(true);
     let mut errors = reader.errors;
@@ -193,7 +193,7 @@ async fn update_in(
     if let Some(if_match) = &if_match {
         if_match.check(&before.etag)?;
     }
-    let mut reader = Input::new(body);
+    let mut reader = Input::new(body).map_err(Error::Invalid)?;
     let fields = reader.entry_fields(false);
     let mut errors = reader.errors;
     let next = rules::merge(

@@ -24,6 +24,9 @@ pub(crate) struct Checker<'d> {
     /// the current top-level comparison: stops `$ref` cycles.
     pub(crate) visited: BTreeSet<(Vec<String>, Vec<String>, Dir)>,
     findings: BTreeMap<(String, String), BTreeSet<String>>,
+    /// The findings (pointer, message) that narrow the values a request may
+    /// hold: the only kind a correction may excuse.
+    narrowings: BTreeSet<(String, String)>,
     /// Every candidate schema node reached, with the directions it was
     /// reached in (reported, and the tests mutate these).
     pub(crate) usage: BTreeMap<String, BTreeSet<Dir>>,
@@ -42,6 +45,7 @@ impl<'d> Checker<'d> {
             context: String::new(),
             visited: BTreeSet::new(),
             findings: BTreeMap::new(),
+            narrowings: BTreeSet::new(),
             usage: BTreeMap::new(),
             kept: 0,
             added: 0,
@@ -61,9 +65,10 @@ impl<'d> Checker<'d> {
             findings: self
                 .findings
                 .into_iter()
-                .map(|((pointer, message), used_by)| Finding {
-                    pointer,
-                    message,
+                .map(|(key, used_by)| Finding {
+                    narrows_input: self.narrowings.contains(&key),
+                    pointer: key.0,
+                    message: key.1,
                     used_by: used_by.into_iter().filter(|c| !c.is_empty()).collect(),
                 })
                 .collect(),
@@ -78,6 +83,16 @@ impl<'d> Checker<'d> {
             .entry((pointer.into(), message.into()))
             .or_default()
             .insert(self.context.clone());
+    }
+
+    /// A breaking change that only narrows the values a request may hold
+    /// (a bound, a length, a pattern, an enum value, `null`, what an array
+    /// or a map may hold): the kind a v1 correction may excuse, when the
+    /// server always refused those values.
+    pub(crate) fn narrowing(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        let (pointer, message) = (pointer.into(), message.into());
+        self.narrowings.insert((pointer.clone(), message.clone()));
+        self.breaking(pointer, message);
     }
 
     pub(crate) fn unresolved(&mut self, side: Side, site: &str, reference: &str) {

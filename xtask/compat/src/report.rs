@@ -16,6 +16,16 @@ pub struct Finding {
     pub message: String,
     /// The operations (and the part of each) through which it was reached.
     pub used_by: Vec<String>,
+    /// It only narrows the values a request may hold (see
+    /// [`crate::corrections`]).
+    pub narrows_input: bool,
+}
+
+impl Finding {
+    /// How a correction names it: `pointer: message`.
+    pub fn key(&self) -> String {
+        format!("{}: {}", self.pointer, self.message)
+    }
 }
 
 impl fmt::Display for Finding {
@@ -103,6 +113,7 @@ mod tests {
             pointer: "#/components/schemas/Error/properties/message".to_string(),
             message: "property removed from a response (v1 clients expect it)".to_string(),
             used_by: used_by.iter().map(ToString::to_string).collect(),
+            narrows_input: false,
         }
     }
 

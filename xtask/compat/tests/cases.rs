@@ -5,6 +5,7 @@
 //! tests/cases/<suite>/old.json               the baseline document
 //! tests/cases/<suite>/<case>/change.json     an RFC 6902 JSON Patch: old.json becomes the candidate
 //! tests/cases/<suite>/<case>/expected.txt    one line per finding, then the verdict
+//! tests/cases/<suite>/<case>/corrections.json optional: corrections applied before the verdict
 //! ```
 //!
 //! drift keeps its cases the same way (a document, many patches, the
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anitrack_compat::compare;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
-use support::{CrossCheck, cross_check, read_json, rendered};
+use support::{CrossCheck, cross_check, read_json, rendered, rendered_with};
 
 const OLD_LABEL: &str = "old.json";
 const NEW_LABEL: &str = "old.json + change.json";
@@ -63,7 +64,17 @@ fn apply(old: &Value, change: &Path) -> Value {
 fn run_case(suite: &Path, case: &Path, old: &Value) -> Result<CrossCheck, String> {
     let new = apply(old, &required(case.join("change.json")));
     let report = compare(old, &new);
-    let actual = rendered(&report, OLD_LABEL, NEW_LABEL);
+    // A case may hold corrections to its baseline: the output is then the
+    // report with them applied. drift still sees every finding.
+    let corrections_path = case.join("corrections.json");
+    let actual = if corrections_path.is_file() {
+        let document = read_json(&corrections_path.to_string_lossy());
+        let corrections = anitrack_compat::corrections::parse(&document)
+            .map_err(|e| format!("{}: {e}", corrections_path.display()))?;
+        rendered_with(&report, &corrections, OLD_LABEL, NEW_LABEL)
+    } else {
+        rendered(&report, OLD_LABEL, NEW_LABEL)
+    };
     let expected_path = case.join("expected.txt");
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&expected_path, &actual).unwrap();

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::client_over;
-use anitrack_conformance::world::{World, new_entry, patch, patch_notes};
+use anitrack_conformance::world::{World, new_entry, patch, patch_notes, tags};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -242,7 +242,10 @@ impl Scene {
                     Edit::Notes(text) => patch().notes(patch_notes(text)),
                     Edit::Status(status) => patch().status(*status),
                     Edit::Private(private) => patch().is_private(*private),
-                    Edit::Tags(tags) => patch().tags(tags.clone()),
+                    Edit::Tags(items) => {
+                        let items: Vec<&str> = items.iter().map(String::as_str).collect();
+                        patch().tags(tags(&items))
+                    }
                 };
                 let answer = client
                     .list_entry_update()

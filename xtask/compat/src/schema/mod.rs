@@ -85,7 +85,7 @@ impl<'d> Checker<'d> {
                 at.clone(),
                 "became nullable in a response (v1 clients cannot decode null)",
             ),
-            (Dir::Request, Some(at), None) if !self.in_parameter => self.breaking(
+            (Dir::Request, Some(at), None) if !self.in_parameter => self.narrowing(
                 place(Some(at), None, n),
                 "no longer accepts null in a request (v1 clients may send it)",
             ),
@@ -111,7 +111,7 @@ impl<'d> Checker<'d> {
             }
             (Dir::Request, Some(old), Some(new)) => {
                 for value in old.value.iter().filter(|v| !new.value.contains(v)) {
-                    self.breaking(
+                    self.narrowing(
                         pointer.clone(),
                         format!(
                             "enum value {value} removed from a request (v1 clients may send it)"
@@ -123,7 +123,7 @@ impl<'d> Checker<'d> {
                 pointer,
                 "enum restriction removed from a response (v1 clients have closed enums)",
             ),
-            (Dir::Request, None, Some(_)) => self.breaking(
+            (Dir::Request, None, Some(_)) => self.narrowing(
                 pointer,
                 "request values newly restricted to an enum (v1 clients may send others)",
             ),
@@ -145,7 +145,12 @@ impl<'d> Checker<'d> {
                     Dir::Response => "widens an output: v1 clients may validate it",
                 };
                 let pointer = place(change.old_at.as_deref(), change.new_at.as_deref(), n);
-                self.breaking(pointer, format!("{} ({suffix})", change.message));
+                let message = format!("{} ({suffix})", change.message);
+                if dir == Dir::Request {
+                    self.narrowing(pointer, message);
+                } else {
+                    self.breaking(pointer, message);
+                }
             }
         }
     }
@@ -247,7 +252,7 @@ impl<'d> Checker<'d> {
                 new_ptr,
                 format!("{message} in a response (v1 clients reject it)"),
             ),
-            (Dir::Request, false) => self.breaking(
+            (Dir::Request, false) => self.narrowing(
                 new_ptr,
                 format!("{message} in a request (v1 clients may send others)"),
             ),
@@ -262,7 +267,7 @@ impl<'d> Checker<'d> {
                 op.clone(),
                 "array items schema removed from a response (v1 clients decode items by it)",
             ),
-            (None, Some((_, np)), Dir::Request) => self.breaking(
+            (None, Some((_, np)), Dir::Request) => self.narrowing(
                 np.clone(),
                 "array items newly restricted in a request (v1 clients may send others)",
             ),

@@ -29,9 +29,47 @@ pub fn baseline() -> Value {
     ))
 }
 
+/// The reviewed corrections to the baseline.
+pub fn baseline_corrections() -> Vec<anitrack_compat::corrections::Correction> {
+    let document = read_json(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../spec/baseline/v1-corrections.json"
+    ));
+    anitrack_compat::corrections::parse(&document)
+        .unwrap_or_else(|e| panic!("spec/baseline/v1-corrections.json: {e}"))
+}
+
 pub fn read_json(path: &str) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
+}
+
+/// The report with `corrections` applied, as `cargo xtask openapi compat`
+/// prints it: one line per finding (breaking, excused, not a correction)
+/// and per stale correction, then whether it passes.
+pub fn rendered_with(
+    report: &Report,
+    corrections: &[anitrack_compat::corrections::Correction],
+    old_label: &str,
+    new_label: &str,
+) -> String {
+    let applied = anitrack_compat::corrections::apply(report, corrections);
+    let mut out = String::new();
+    for line in applied.lines(corrections, "corrections.json") {
+        let _ = writeln!(out, "{line}");
+    }
+    let summary = applied.summary("corrections.json");
+    let _ = if applied.passes() {
+        writeln!(out, "{new_label} passes against {old_label}{summary}")
+    } else {
+        writeln!(
+            out,
+            "{new_label} fails against {old_label}: {} breaking, {} stale{summary}",
+            applied.unexcused.len(),
+            applied.stale.len()
+        )
+    };
+    out
 }
 
 /// The report as `cargo xtask openapi compat` prints it, one finding a
