@@ -24,6 +24,8 @@ pub fn free_port() -> u16 {
 pub const ADMIN_URL_ENV: &str = "ANITRACK_TEST_ADMIN_URL";
 /// Path of the `anitrack-server` binary under test.
 pub const SERVER_BIN_ENV: &str = "ANITRACK_SERVER_BIN";
+/// Path of the example mirror's binary (`client/examples/mirror.rs`).
+pub const MIRROR_BIN_ENV: &str = "ANITRACK_MIRROR_BIN";
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -35,12 +37,23 @@ pub fn workspace_root() -> PathBuf {
 pub fn server_bin() -> PathBuf {
     std::env::var_os(SERVER_BIN_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            target.join("debug").join("anitrack-server")
-        })
+        .unwrap_or_else(|| debug_dir().join("anitrack-server"))
+}
+
+/// The example mirror: `$ANITRACK_MIRROR_BIN`, else the workspace's debug
+/// build (`cargo build -p anitrack-client --example mirror`).
+pub fn mirror_bin() -> PathBuf {
+    std::env::var_os(MIRROR_BIN_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| debug_dir().join("examples").join("mirror"))
+}
+
+/// Where cargo puts debug builds.
+fn debug_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("debug")
 }
 
 struct Shared {

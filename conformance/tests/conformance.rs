@@ -17,10 +17,14 @@ mod cli;
 mod errors;
 #[path = "conformance/faults.rs"]
 mod faults;
+#[path = "conformance/feed/mod.rs"]
+mod feed;
 #[path = "conformance/hostile/mod.rs"]
 mod hostile;
 #[path = "conformance/list.rs"]
 mod list;
+#[path = "conformance/mirror.rs"]
+mod mirror;
 #[path = "conformance/properties.rs"]
 mod properties;
 #[path = "conformance/routes.rs"]

@@ -2,16 +2,16 @@
 //!
 //! Steps, each reported on one line: formatting, clippy, the dependencies'
 //! licenses, bans and sources (cargo-deny), the committed document and client
-//! are current, the server builds, then every test of the workspace (unit
-//! tests and the conformance suite against live servers) with one private
-//! PostgreSQL cluster shared by all test processes. Ends with `N passed, M
-//! failed` counted over all tests.
+//! are current, the server and the example mirror build, then every test of
+//! the workspace (unit tests and the conformance suite against live servers)
+//! with one private PostgreSQL cluster shared by all test processes. Ends
+//! with `N passed, M failed` counted over all tests.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anitrack_conformance::harness::{ADMIN_URL_ENV, SERVER_BIN_ENV};
+use anitrack_conformance::harness::{ADMIN_URL_ENV, MIRROR_BIN_ENV, SERVER_BIN_ENV};
 use anitrack_pg::PgCluster;
 use anyhow::{Context, bail};
 
@@ -92,6 +92,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !built {
         bail!("0 passed, 1 failed: the server does not build");
     }
+    // The suite runs the example mirror as a real process (and kills it).
+    step(
+        "example mirror builds",
+        cargo(
+            &root,
+            &[
+                "build",
+                "--package",
+                "anitrack-client",
+                "--example",
+                "mirror",
+            ],
+        ),
+    );
 
     step(
         "PostgreSQL",
@@ -182,6 +196,10 @@ fn run_tests(
     let server_bin = workspace::target_dir()
         .join("debug")
         .join("anitrack-server");
+    let mirror_bin = workspace::target_dir()
+        .join("debug")
+        .join("examples")
+        .join("mirror");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .args(["test", "--no-fail-fast"])
@@ -189,6 +207,7 @@ fn run_tests(
         .current_dir(root)
         .env(ADMIN_URL_ENV, cluster.url("postgres"))
         .env(SERVER_BIN_ENV, &server_bin)
+        .env(MIRROR_BIN_ENV, &mirror_bin)
         // Snapshots are reviewed like code: never write them during a gate run.
         .env("INSTA_UPDATE", "no")
         .stdout(Stdio::piped())

@@ -21,6 +21,16 @@ pub async fn next_position(db: &impl GenericClient, account_id: i64) -> Result<i
     Ok(db.query_one(&statement, &[&account_id]).await?.get(0))
 }
 
+/// Returns the position this transaction took with [`next_position`] and
+/// did not use (the feed row is still locked by it, so nobody took another).
+pub async fn give_back_position(db: &impl GenericClient, account_id: i64) -> Result<(), DbError> {
+    let statement = db
+        .prepare_cached("UPDATE list_feeds SET last_seq = last_seq - 1 WHERE account_id = $1")
+        .await?;
+    db.execute(&statement, &[&account_id]).await?;
+    Ok(())
+}
+
 /// What a list `ETag` is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeedState {
@@ -63,12 +73,14 @@ pub struct ChangeRow {
 }
 
 /// The changes after `after` and the state they were read in, from one
-/// snapshot. `None` when `after` is older than the tombstones kept (and not
-/// the beginning, 0, which needs no purged tombstone).
+/// snapshot. `None` when a tombstone past both `after` and `floor` (the
+/// purged position when the reader started; `None` for a reader starting
+/// now) has been purged: the reader may hold its entry.
 pub async fn changes(
     db: &impl GenericClient,
     account_id: i64,
     after: i64,
+    floor: Option<i64>,
     limit: i64,
 ) -> Result<(FeedState, Option<Vec<ChangeRow>>), DbError> {
     let statement = db
@@ -77,16 +89,19 @@ pub async fn changes(
              SELECT s.last_seq, s.purged, s.catalog, x.* FROM s LEFT JOIN LATERAL ( \
                SELECT {COLUMNS}, e.change_seq, e.deleted_at IS NOT NULL AS deleted \
                FROM list_entries e JOIN anime a ON a.id = e.anime_id \
-               WHERE e.account_id = $1 AND e.change_seq > $2 AND ($2 = 0 OR $2 >= s.purged) \
+               WHERE e.account_id = $1 AND e.change_seq > $2 \
+                 AND greatest($2, coalesce($4, s.purged)) >= s.purged \
                ORDER BY e.change_seq LIMIT $3) x ON true"
         ))
         .await?;
-    let rows = db.query(&statement, &[&account_id, &after, &limit]).await?;
+    let rows = db
+        .query(&statement, &[&account_id, &after, &limit, &floor])
+        .await?;
     let Some(first) = rows.first() else {
         return Err(DbError::Unexpected("the feed state row is missing".into()));
     };
     let state = state_of(first)?;
-    if after != 0 && after < state.purged_through {
+    if after.max(floor.unwrap_or(state.purged_through)) < state.purged_through {
         return Ok((state, None));
     }
     let mut changes = Vec::with_capacity(rows.len());

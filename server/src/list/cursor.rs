@@ -11,15 +11,32 @@ fn purpose(account_id: i64) -> String {
     format!("list-cursor/{account_id}")
 }
 
-/// The cursor of feed position `position`.
-pub fn feed(key: &SigningKey, account_id: i64, position: i64) -> String {
-    key.sign(&purpose(account_id), &format!("f{position}"))
+/// Where a follower of the feed stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedCursor {
+    /// The last position it has seen.
+    pub position: i64,
+    /// The highest position purged when its copy was started from the
+    /// beginning: tombstones purged up to there were gone before it read
+    /// anything, so it cannot hold their entries.
+    pub floor: i64,
 }
 
-/// The feed position of a cursor this account was given.
-pub fn read_feed(key: &SigningKey, account_id: i64, cursor: &str) -> Option<i64> {
+/// The cursor of a feed position.
+pub fn feed(key: &SigningKey, account_id: i64, at: FeedCursor) -> String {
+    let FeedCursor { position, floor } = at;
+    key.sign(&purpose(account_id), &format!("f{position}_{floor}"))
+}
+
+/// Where a feed cursor this account was given stands.
+pub fn read_feed(key: &SigningKey, account_id: i64, cursor: &str) -> Option<FeedCursor> {
     let value = key.verify(&purpose(account_id), cursor)?;
-    value.strip_prefix('f')?.parse().ok().filter(|p| *p >= 0)
+    let (position, floor) = value.strip_prefix('f')?.split_once('_')?;
+    let at = FeedCursor {
+        position: position.parse().ok()?,
+        floor: floor.parse().ok()?,
+    };
+    (at.position >= 0 && at.floor >= 0).then_some(at)
 }
 
 /// The cursor of a list page that follows the entry `(updated_at, id)`.
@@ -43,8 +60,12 @@ mod tests {
     #[test]
     fn a_cursor_reads_back_only_for_its_account_and_kind() {
         let key = SigningKey::fixed(&[3; 32]);
-        let cursor = feed(&key, 7, 42);
-        assert_eq!(read_feed(&key, 7, &cursor), Some(42));
+        let at = FeedCursor {
+            position: 42,
+            floor: 5,
+        };
+        let cursor = feed(&key, 7, at);
+        assert_eq!(read_feed(&key, 7, &cursor), Some(at));
         assert_eq!(read_feed(&key, 8, &cursor), None, "another account's");
         assert_eq!(
             read_page(&key, 7, &cursor),

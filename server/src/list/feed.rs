@@ -31,9 +31,12 @@ pub async fn changes(
     let after = input.choice("cursor", |raw| cursor::read_feed(key, account_id, raw));
     input.finish(())?;
     let limit = limit.unwrap_or(PAGE_LIMIT_DEFAULT);
-    let after = after.unwrap_or(0);
+    let (after, floor) = match after {
+        Some(at) => (at.position, Some(at.floor)),
+        None => (0, None),
+    };
     // One more than asked tells whether more are waiting.
-    let (state, rows) = feed::changes(client, account_id, after, limit + 1).await?;
+    let (state, rows) = feed::changes(client, account_id, after, floor, limit + 1).await?;
     let mut rows = rows.ok_or(Error::CursorGone)?;
     let etag = list_etag(&state);
     if not_modified(if_none_match, &etag) {
@@ -72,7 +75,15 @@ pub async fn changes(
     Ok(Conditional::Fresh {
         value: ListChanges {
             data,
-            next_cursor: cursor::feed(key, account_id, next),
+            next_cursor: cursor::feed(
+                key,
+                account_id,
+                cursor::FeedCursor {
+                    position: next,
+                    // A reader starting now needs none of what is purged.
+                    floor: floor.unwrap_or(state.purged_through),
+                },
+            ),
             has_more,
         },
         etag,

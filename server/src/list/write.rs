@@ -51,6 +51,39 @@ const CREATED: u16 = 201;
 const OK: u16 = 200;
 const NO_CONTENT: u16 = 204;
 
+/// How a write's transaction ends.
+enum End<T> {
+    Commit(T),
+    /// Nothing to keep: a replay, or a write that changed nothing.
+    Rollback(Written<T>),
+}
+
+/// Ends the transaction as the write says, and on an error too. A dropped
+/// transaction only queues its ROLLBACK: the advisory lock of an
+/// `Idempotency-Key` could outlive the answer, and the client's next retry
+/// (on another connection) would be told the first is still running.
+async fn end<T>(
+    tx: deadpool_postgres::Transaction<'_>,
+    outcome: Result<End<T>, Error>,
+) -> Result<Written<T>, Error> {
+    match outcome {
+        Ok(End::Commit(value)) => {
+            tx.commit().await?;
+            Ok(Written::Done(value))
+        }
+        Ok(End::Rollback(written)) => {
+            tx.rollback().await?;
+            Ok(written)
+        }
+        Err(error) => {
+            // If even the rollback fails the connection is gone, and the
+            // session's locks with it.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
 /// `POST /list`.
 pub async fn create(
     client: &mut deadpool_postgres::Client,
@@ -59,10 +92,20 @@ pub async fn create(
     retry: Option<Retry>,
 ) -> Result<Written<Saved>, Error> {
     let tx = client.transaction().await?;
+    let outcome = create_in(&tx, account_id, body, retry).await;
+    end(tx, outcome).await
+}
+
+async fn create_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account_id: i64,
+    body: Value,
+    retry: Option<Retry>,
+) -> Result<End<Saved>, Error> {
     if let Some(retry) = &retry
-        && let Some(replay) = retry.claim(&tx, account_id).await?
+        && let Some(replay) = retry.claim(tx, account_id).await?
     {
-        return Ok(Written::Replayed(replay));
+        return Ok(End::Rollback(Written::Replayed(replay)));
     }
     let mut reader = Input::new(body);
     let anime_id = reader.anime_id();
@@ -70,7 +113,7 @@ pub async fn create(
     let mut errors = reader.errors;
     let mut episodes = None;
     if let Some(id) = anime_id {
-        match entries::anime_for_entry(&tx, account_id, id).await? {
+        match entries::anime_for_entry(tx, account_id, id).await? {
             None => errors.add("anime_id", "The selected anime id is invalid."),
             Some(anime) if anime.taken => {
                 errors.add("anime_id", "The anime id has already been taken.")
@@ -90,11 +133,10 @@ pub async fn create(
         Some(id) if errors.is_empty() => id,
         _ => return Err(Error::Invalid(errors)),
     };
-    let position = feed::next_position(&tx, account_id).await?;
+    let position = feed::next_position(tx, account_id).await?;
     // A concurrent add of the same anime may win between the check and the
     // insert; the partial unique index decides and the loser gets the same 422.
-    let Some(row) =
-        entries::insert(&tx, account_id, anime_id, &state.to_values(), position).await?
+    let Some(row) = entries::insert(tx, account_id, anime_id, &state.to_values(), position).await?
     else {
         return Err(Error::Invalid(taken()));
     };
@@ -102,7 +144,7 @@ pub async fn create(
     if let Some(retry) = &retry {
         retry
             .keep(
-                &tx,
+                tx,
                 account_id,
                 CREATED,
                 saved.body()?,
@@ -110,8 +152,7 @@ pub async fn create(
             )
             .await?;
     }
-    tx.commit().await?;
-    Ok(Written::Done(saved))
+    Ok(End::Commit(saved))
 }
 
 /// `PATCH /list/{entryId}`: lock, check `If-Match`, merge, validate, write
@@ -125,13 +166,25 @@ pub async fn update(
     retry: Option<Retry>,
 ) -> Result<Written<Saved>, Error> {
     let tx = client.transaction().await?;
+    let outcome = update_in(&tx, account_id, entry_id, body, if_match, retry).await;
+    end(tx, outcome).await
+}
+
+async fn update_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account_id: i64,
+    entry_id: i64,
+    body: Value,
+    if_match: Option<IfMatch>,
+    retry: Option<Retry>,
+) -> Result<End<Saved>, Error> {
     if let Some(retry) = &retry
-        && let Some(replay) = retry.claim(&tx, account_id).await?
+        && let Some(replay) = retry.claim(tx, account_id).await?
     {
-        return Ok(Written::Replayed(replay));
+        return Ok(End::Rollback(Written::Replayed(replay)));
     }
-    let position = feed::next_position(&tx, account_id).await?;
-    let current = entries::lock(&tx, account_id, entry_id)
+    let position = feed::next_position(tx, account_id).await?;
+    let current = entries::lock(tx, account_id, entry_id)
         .await?
         .ok_or(Error::NotFound)?;
     let current_state = EntryState::from_values(current.values.clone())?;
@@ -155,23 +208,33 @@ pub async fn update(
         return Err(Error::Invalid(errors));
     }
     let saved = if next == current_state {
-        if retry.is_none() {
-            // Nothing changed and nothing to keep: give the position back.
-            tx.rollback().await?;
-            return Ok(Written::Done(before));
-        }
-        before
+        let Some(retry) = &retry else {
+            // Nothing changed and nothing to keep.
+            return Ok(End::Rollback(Written::Done(before)));
+        };
+        // Nothing changed, but the answer is kept: the position goes back,
+        // so the list's ETag stays.
+        feed::give_back_position(tx, account_id).await?;
+        retry
+            .keep(
+                tx,
+                account_id,
+                OK,
+                before.body()?,
+                Some(before.etag.clone()),
+            )
+            .await?;
+        return Ok(End::Commit(before));
     } else {
-        let row = entries::update(&tx, entry_id, &next.to_values(), position).await?;
+        let row = entries::update(tx, entry_id, &next.to_values(), position).await?;
         Saved::new(to_wire(row)?)?
     };
     if let Some(retry) = &retry {
         retry
-            .keep(&tx, account_id, OK, saved.body()?, Some(saved.etag.clone()))
+            .keep(tx, account_id, OK, saved.body()?, Some(saved.etag.clone()))
             .await?;
     }
-    tx.commit().await?;
-    Ok(Written::Done(saved))
+    Ok(End::Commit(saved))
 }
 
 /// `DELETE /list/{entryId}`: leaves a tombstone for the feed.
@@ -183,26 +246,36 @@ pub async fn delete(
     retry: Option<Retry>,
 ) -> Result<Written<()>, Error> {
     let tx = client.transaction().await?;
+    let outcome = delete_in(&tx, account_id, entry_id, if_match, retry).await;
+    end(tx, outcome).await
+}
+
+async fn delete_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    account_id: i64,
+    entry_id: i64,
+    if_match: Option<IfMatch>,
+    retry: Option<Retry>,
+) -> Result<End<()>, Error> {
     if let Some(retry) = &retry
-        && let Some(replay) = retry.claim(&tx, account_id).await?
+        && let Some(replay) = retry.claim(tx, account_id).await?
     {
-        return Ok(Written::Replayed(replay));
+        return Ok(End::Rollback(Written::Replayed(replay)));
     }
-    let position = feed::next_position(&tx, account_id).await?;
+    let position = feed::next_position(tx, account_id).await?;
     if let Some(if_match) = &if_match {
-        let current = entries::lock(&tx, account_id, entry_id)
+        let current = entries::lock(tx, account_id, entry_id)
             .await?
             .ok_or(Error::NotFound)?;
         if_match.check(&Saved::new(to_wire(current)?)?.etag)?;
     }
-    if !entries::soft_delete(&tx, account_id, entry_id, position).await? {
+    if !entries::soft_delete(tx, account_id, entry_id, position).await? {
         return Err(Error::NotFound);
     }
     if let Some(retry) = &retry {
         retry
-            .keep(&tx, account_id, NO_CONTENT, Vec::new(), None)
+            .keep(tx, account_id, NO_CONTENT, Vec::new(), None)
             .await?;
     }
-    tx.commit().await?;
-    Ok(Written::Done(()))
+    Ok(End::Commit(()))
 }

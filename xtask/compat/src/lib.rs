@@ -16,7 +16,9 @@
 //! may only promise more: no removed or no-longer-required property, no new
 //! `null`, no new enum value (generated clients have closed enums), no
 //! widened range (generated clients validate constrained strings and
-//! integers). Any change of `type` or `format`, of an operation's path,
+//! integers), no new `3XX` status, but for a `304` on an operation that
+//! gains an optional `If-None-Match`/`If-Modified-Since` (only a client that
+//! sends one gets it). Any change of `type` or `format`, of an operation's path,
 //! method or `operationId`, of a success status or of the security it
 //! accepts is breaking on both sides. Descriptions, summaries, tags and
 //! examples are free.

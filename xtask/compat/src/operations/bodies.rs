@@ -107,6 +107,18 @@ impl<'d> Checker<'d> {
             self.response(status, (old_response, &old_ptr), (new_response, &new_ptr));
         }
         self.context = op_context.to_string();
+        for &(status, _) in new_responses.iter().filter(|(s, _)| s.starts_with('3')) {
+            let known = old_responses
+                .iter()
+                .any(|(s, _)| *s == status || covers(s, status));
+            if known || (status == "304" && gains_a_precondition(o.op, n.op)) {
+                continue;
+            }
+            self.breaking(
+                child(&format!("{}/responses", n.ptr), status),
+                format!("new status {status} (v1 clients treat it as an unexpected response)"),
+            );
+        }
         if old_success {
             for &(status, _) in new_responses.iter().filter(|(s, _)| s.starts_with('2')) {
                 if !old_responses
@@ -191,6 +203,30 @@ impl<'d> Checker<'d> {
             }
         }
     }
+}
+
+/// Request headers that make a read conditional (RFC 9110, 13.1).
+const PRECONDITIONS: &[&str] = &["If-None-Match", "If-Modified-Since"];
+
+/// Whether the operation gained an optional precondition header: a `304
+/// Not Modified` answers only a request that sends one (RFC 9110, 15.4.5),
+/// which a v1 client built before the header existed never does.
+fn gains_a_precondition(old: &Value, new: &Value) -> bool {
+    let preconditions = |op: &Value, optional_only: bool| -> Vec<String> {
+        op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "header" && !(optional_only && p["required"] == true))
+            .filter_map(|p| p["name"].as_str())
+            .filter(|name| PRECONDITIONS.iter().any(|h| h.eq_ignore_ascii_case(name)))
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let before = preconditions(old, false);
+    preconditions(new, true)
+        .iter()
+        .any(|name| !before.contains(name))
 }
 
 /// Whether a status range (`4XX`) covers a status (`404`).

@@ -302,7 +302,28 @@ pub fn excused(
                     .is_some_and(|r| r.keys().any(|range| range_covers(range, status)))
             })
         });
-        return covered.then_some("a baseline status range already covers it");
+        if covered {
+            return Some("a baseline status range already covers it");
+        }
+        // RFC 9110, 15.4.5: a 304 answers only a conditional request; the
+        // operation gained the optional header that makes one, which a v1
+        // client never sends.
+        let conditional = status == "304"
+            && sides().any(|(_, operation)| {
+                operation.is_some_and(|op| {
+                    ["If-None-Match", "If-Modified-Since"]
+                        .iter()
+                        .any(|h| has_header_parameter(new, &op, h))
+                })
+            })
+            && sides().all(|(operation, _)| {
+                operation.is_none_or(|op| {
+                    !["If-None-Match", "If-Modified-Since"]
+                        .iter()
+                        .any(|h| has_header_parameter(old, &op, h))
+                })
+            });
+        return conditional.then_some("a 304 answers only the new optional precondition header");
     }
     if let Some(name) = message
         .strip_prefix("The parameter '")
