@@ -56,6 +56,8 @@ pub struct Stats {
     /// (and, open-loop, requests not sent because too many were in flight).
     pub errors: u64,
     pub error_detail: String,
+    /// Bytes received, headers included (wrk runs only; 0 when unknown).
+    pub bytes: u64,
 }
 
 impl Stats {
@@ -76,17 +78,19 @@ impl Stats {
             max_ms: ms(hist.max()),
             errors,
             error_detail: detail,
+            bytes: 0,
         }
     }
 }
 
 /// The wrk script: rotates through a lines file, prints a JSON summary.
 const WRK_SCRIPT: &str = r#"-- Written by `cargo xtask bench` (xtask/bench/src/load.rs).
--- wrk -s THIS URL -- LINES_FILE METHOD START_OFFSET [BODY_TEMPLATE]
+-- wrk -s THIS URL -- LINES_FILE METHOD START_OFFSET [BODY_TEMPLATE [ARG_HEADER]]
 -- LINES_FILE holds PATH<TAB>TOKEN<TAB>ARG per line. Each thread walks the
 -- lines in order from its own offset; TOKEN (when not empty) goes into
 -- "Authorization: Bearer"; in BODY_TEMPLATE, @ARG@ becomes ARG and @N@ a
--- per-thread counter (so every PATCH changes something).
+-- per-thread counter (so every PATCH changes something); ARG_HEADER (when
+-- not empty) is a header sent with ARG as its value (e.g. If-None-Match).
 local next_tid = 0
 function setup(thread)
   thread:set("tid", next_tid)
@@ -95,12 +99,13 @@ end
 
 local paths, tokens, args, prebuilt = {}, {}, {}, {}
 local n, idx, counter = 0, 0, 0
-local method, template
+local method, template, arg_header
 
-local function headers_for(token)
+local function headers_for(token, arg)
   local h = {}
   if token ~= "" then h["Authorization"] = "Bearer " .. token end
   if template then h["Content-Type"] = "application/json" end
+  if arg_header then h[arg_header] = arg end
   return h
 end
 
@@ -110,6 +115,8 @@ function init(argv)
   local start = tonumber(argv[3]) or 0
   template = argv[4]
   if template == "" then template = nil end
+  arg_header = argv[5]
+  if arg_header == "" then arg_header = nil end
   for line in io.lines(file) do
     local path, token, arg = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
     if path then
@@ -119,7 +126,7 @@ function init(argv)
   end
   if n == 0 then error("no request lines in " .. tostring(file)) end
   if not template then
-    for i = 1, n do prebuilt[i] = wrk.format(method, paths[i], headers_for(tokens[i])) end
+    for i = 1, n do prebuilt[i] = wrk.format(method, paths[i], headers_for(tokens[i], args[i])) end
   end
   idx = (start + (tid or 0) * math.floor(n / 4)) % n
 end
@@ -131,14 +138,14 @@ function request()
   counter = counter + 1
   local body = template:gsub("@ARG@", args[idx])
   body = body:gsub("@N@", tostring(counter) .. "-" .. tostring(tid or 0))
-  return wrk.format(method, paths[idx], headers_for(tokens[idx]), body)
+  return wrk.format(method, paths[idx], headers_for(tokens[idx], args[idx]), body)
 end
 
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d,\"p50_us\":%d,\"p90_us\":%d,\"p99_us\":%d,\"max_us\":%d}\n",
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"bytes\":%d,\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d,\"p50_us\":%d,\"p90_us\":%d,\"p99_us\":%d,\"max_us\":%d}\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end
 "#;
@@ -149,6 +156,8 @@ pub struct Wrk<'a> {
     pub lines: &'a Path,
     pub method: &'a str,
     pub body_template: Option<&'a str>,
+    /// A header that carries each line's argument (e.g. `If-None-Match`).
+    pub arg_header: Option<&'a str>,
     pub connections: usize,
     pub duration: Duration,
     pub start_offset: usize,
@@ -184,6 +193,7 @@ impl Wrk<'_> {
             .arg(self.method)
             .arg(self.start_offset.to_string())
             .arg(self.body_template.unwrap_or(""))
+            .arg(self.arg_header.unwrap_or(""))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -237,6 +247,7 @@ impl WrkChild {
             max_ms: ms("max_us"),
             errors,
             error_detail: detail,
+            bytes: n("bytes"),
         })
     }
 }

@@ -181,7 +181,7 @@ fn run(args: Args) -> Result<()> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(1024)
-        .pool_idle_timeout(Duration::from_secs(20))
+        .pool_idle_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()
         .context("building the HTTP client")?;

@@ -260,6 +260,7 @@ impl Pgbench<'_> {
             } else {
                 String::new()
             },
+            bytes: 0,
         })
     }
 }

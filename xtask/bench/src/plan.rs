@@ -35,8 +35,14 @@ pub struct Plan {
     pub sizes: Sizes,
     /// Fixed rate of `GET /user` in the login storm.
     pub user_rate: f64,
-    /// Connections for the big list (each response is megabytes).
+    /// Connections for the big list (each response is megabytes), and for
+    /// the polls of it.
     pub list_connections: usize,
+    /// Warm-up and measured length of each poll run (short: each serves
+    /// thousands of polls, or hundreds of whole lists, and the bench should
+    /// grow little).
+    pub poll_warm: Duration,
+    pub poll_run: Duration,
     pub hashing: Hashing,
 }
 
@@ -59,6 +65,8 @@ impl Plan {
             sizes,
             user_rate: if quick { 100.0 } else { 200.0 },
             list_connections: 4,
+            poll_warm: Duration::from_secs(1),
+            poll_run: Duration::from_secs(if quick { 2 } else { 4 }),
             hashing,
         }
     }

@@ -18,7 +18,8 @@ pub struct Run {
 }
 
 impl Run {
-    fn per_request_us(&self, seconds: f64) -> f64 {
+    /// `seconds` of CPU per successful request, in µs.
+    pub fn per_request_us(&self, seconds: f64) -> f64 {
         let ok = self.stats.requests.saturating_sub(self.stats.errors);
         if ok == 0 {
             0.0
@@ -43,6 +44,8 @@ impl Run {
             "max_ms": round(s.max_ms, 3),
             "errors": s.errors,
             "error_detail": s.error_detail,
+            "bytes_per_response": (s.bytes > 0 && s.requests > 0)
+                .then(|| round(s.bytes as f64 / s.requests as f64, 0)),
             "cpu_us_per_request": {
                 "server": round(self.per_request_us(self.cpu.server), 1),
                 "postgres": round(self.per_request_us(self.cpu.postgres), 1),
@@ -156,7 +159,7 @@ pub fn figures_table(figures: &[Figure]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:>12} {:<6} {:<10} verdict",
+        "{:<34} {:>12} {:<6} {:<10} verdict",
         "figure", "value", "unit", "target"
     );
     for f in figures {
@@ -167,7 +170,7 @@ pub fn figures_table(figures: &[Figure]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<28} {:>12.2} {:<6} {:<10} {}",
+            "{:<34} {:>12.2} {:<6} {:<10} {}",
             f.key,
             f.value,
             f.unit,

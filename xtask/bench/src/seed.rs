@@ -15,7 +15,11 @@
 //!   `lo + (N + 8k) % cnt` (k = 0 is the account's *read target*, k = j is
 //!   the entry token j PATCHes);
 //! * one power user with `power_entries` live entries (every anime of the
-//!   catalog), `power_deleted` soft-deleted ones, and `power_tokens` tokens.
+//!   catalog), `power_deleted` soft-deleted ones (tombstones, 30 days old:
+//!   within the server's default retention), and `power_tokens` tokens;
+//! * every entry at its position in its account's change feed, in the order
+//!   it last changed (as migration V8 numbers entries older than the feed),
+//!   and every account's feed row (`list_feeds`) at its last position.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -211,30 +215,42 @@ pub fn seed(
     );
 
     // Entries: bench users on demo anime, the power user on everything.
+    // Each takes its position in its account's change feed (`change_seq`)
+    // in the order it last changed, as migration V8 numbered the entries
+    // that existed before the feed, and every account's feed row holds its
+    // last position. The power user's deletions are 30 days old, within
+    // the server's default tombstone retention (90 days), so that no
+    // instance purges them during the run and the feed keeps them.
     let statuses = "(ARRAY['watching','completed','on_hold','dropped','plan_to_watch'])";
     sql.run(
         &format!(
             "INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
-               started_at, created_at, updated_at) \
+               started_at, created_at, updated_at, change_seq) \
              SELECT a, {lo} + (a + 8 * k) % {cnt}, {statuses}[1 + (a + k) % 5], \
                CASE WHEN (a + k) % 3 = 0 THEN NULL ELSE (a * 7 + k * 13) % 101 END, (a + k) % 12, \
                CASE WHEN (a + k) % 4 = 0 THEN 'Rewatch with friends; the OST is great.' END, \
                CASE WHEN (a + k) % 5 = 0 THEN ARRAY['favourite','rewatch'] ELSE '{{}}' END, \
                date '2020-01-01' + (a + k) % 1500, now() - ((a * 31 + k * 17) % 9000) * interval '1 hour', \
-               now() - ((a * 13 + k * 7) % 5000) * interval '1 minute' \
-             FROM generate_series(1, {accounts}) a, generate_series(0, {epa}) k;\n\
+               now() - ((a * 13 + k * 7) % 5000) * interval '1 minute', \
+               row_number() OVER (PARTITION BY a ORDER BY (a * 13 + k * 7) % 5000 DESC, k) \
+             FROM generate_series(1, {accounts}) a, generate_series(0, {epa}) k ORDER BY a, k;\n\
              INSERT INTO list_entries (account_id, anime_id, status, score, progress, notes, tags, \
-               started_at, completed_at, is_private, rewatch_count, created_at, updated_at) \
+               started_at, completed_at, is_private, rewatch_count, created_at, updated_at, change_seq) \
              SELECT {power_id}, id, {statuses}[1 + id % 5], \
                CASE WHEN id % 3 = 0 THEN NULL ELSE id % 101 END, id % 12, \
                CASE WHEN id % 4 = 0 THEN repeat('Notes on this one. ', (1 + id % 10)::int) END, \
                CASE WHEN id % 5 = 0 THEN ARRAY['favourite','seasonal','rewatch'] ELSE '{{}}' END, \
                date '2015-01-01' + (id % 3000)::int, CASE WHEN id % 5 = 1 THEN date '2015-01-01' + (id % 3000)::int + 30 END, \
-               id % 17 = 0, id % 3, now() - (id % 20000) * interval '1 hour', now() - (id % 40000) * interval '1 minute' \
-             FROM anime ORDER BY id LIMIT {pe};\n\
-             INSERT INTO list_entries (account_id, anime_id, status, progress, created_at, updated_at, deleted_at) \
-             SELECT {power_id}, id, 'dropped', 1, now() - interval '400 days', now() - interval '300 days', \
-               now() - interval '300 days' FROM anime ORDER BY id LIMIT {pd};",
+               id % 17 = 0, id % 3, now() - (id % 20000) * interval '1 hour', now() - (id % 40000) * interval '1 minute', \
+               {pd} + row_number() OVER (ORDER BY id % 40000 DESC, id) \
+             FROM (SELECT id FROM anime ORDER BY id LIMIT {pe}) anime ORDER BY id;\n\
+             INSERT INTO list_entries (account_id, anime_id, status, progress, created_at, updated_at, \
+               deleted_at, rev, change_seq) \
+             SELECT {power_id}, id, 'dropped', 1, now() - interval '400 days', now() - interval '30 days', \
+               now() - interval '30 days', 2, row_number() OVER (ORDER BY id) \
+             FROM (SELECT id FROM anime ORDER BY id LIMIT {pd}) anime ORDER BY id;\n\
+             INSERT INTO list_feeds (account_id, last_seq) \
+             SELECT account_id, max(change_seq) FROM list_entries GROUP BY account_id;",
             epa = sizes.entries_per_account.saturating_sub(1),
             pe = sizes.power_entries,
             pd = sizes.power_deleted,

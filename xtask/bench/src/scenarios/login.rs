@@ -40,6 +40,7 @@ impl Bench<'_> {
                 lines: &login,
                 method: "POST",
                 body_template: Some(&body),
+                arg_header: None,
                 connections,
                 // Starts a second before and ends after the measured run.
                 duration: self.plan.run + Duration::from_secs(2),

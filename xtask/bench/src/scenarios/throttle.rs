@@ -7,22 +7,19 @@ use anyhow::Result;
 use crate::plan::RAISED_LIMIT;
 use crate::report::{self, Figure, Target, median};
 use crate::runner::{Bench, Closed, ratio};
+use crate::server::Server;
 
 impl Bench<'_> {
     /// Reads over 100 tokens vs over every bench token, on server B (the
     /// per-token limit raised so that 100 tokens can carry the load; both
     /// sides run on it).
-    pub(crate) fn throttle(&mut self) -> Result<Vec<Figure>> {
-        let flags = self.server_flags(RAISED_LIMIT, RAISED_LIMIT);
-        let server = self.start_server(flags.clone())?;
-        self.notes
-            .insert("server_b_flags".into(), serde_json::json!(flags.join(" ")));
+    pub(crate) fn throttle(&mut self, server: &Server) -> Result<Vec<Figure>> {
         let many = self.lines.read_all_lines.len();
         println!("bench: throttle at scale: reads over 100 vs {many} distinct tokens");
         let read_100 = self.lines.read_100.clone();
         let read_all = self.lines.read_all.clone();
         let run = self.plan.run;
-        self.sweep_tokens(&server)?;
+        self.sweep_tokens(server)?;
         let (mut few, mut lots) = (Vec::new(), Vec::new());
         // Two more rounds than elsewhere: this figure is a small difference
         // of two noisy throughputs (±15 % between 15 s runs on this box).
@@ -34,13 +31,13 @@ impl Bench<'_> {
         for round in 1..=rounds {
             let name = format!("read 100 tokens #{round}");
             let c = Closed::get("throttle", &name, &read_100, run);
-            few.push(self.closed(&server, c, false)?.rps);
+            few.push(self.closed(server, c, false)?.rps);
             let name = format!("read {many} tokens #{round}");
             let c = Closed {
                 shared: true,
                 ..Closed::get("throttle", &name, &read_all, run)
             };
-            lots.push(self.closed(&server, c, false)?.rps);
+            lots.push(self.closed(server, c, false)?.rps);
         }
         // Each round's pair ran back to back, so its ratio cancels the slow
         // drift of a shared box; the median of the pairs ignores one stall.
