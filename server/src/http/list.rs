@@ -249,25 +249,46 @@ fn entry_id(call: &Call<'_>, path: EntryPath) -> Result<Option<i64>, Error> {
     Ok(path.entry_id.get())
 }
 
+/// What a write to one entry starts from: its owner, the entry's id, and
+/// the request's `If-Match` and `Idempotency-Key` (bound to `operation` and
+/// `body`).
+struct EntryWrite {
+    owner: crate::request::Owner,
+    entry_id: i64,
+    if_match: Option<IfMatch>,
+    retry: Option<Retry>,
+}
+
+async fn entry_write(
+    call: &Call<'_>,
+    path: EntryPath,
+    headers: &RequestHeaders<WriteConditions>,
+    operation: &str,
+    body: &Value,
+) -> Result<EntryWrite, Error> {
+    let entry_id = entry_id(call, path)?;
+    let owner = call.owner().await?;
+    let entry_id = entry_id.ok_or(Error::NotFound)?;
+    let if_match = if_match(headers)?;
+    let retry = retry_of(headers, owner.account_id(), operation, Some(entry_id), body)?;
+    Ok(EntryWrite {
+        owner,
+        entry_id,
+        if_match,
+        retry,
+    })
+}
+
 pub async fn update(
     call: &Call<'_>,
     path: EntryPath,
     headers: &RequestHeaders<WriteConditions>,
     body: Value,
 ) -> Result<WithHeaders<HttpResponseOk<ListEntry>, EntryHeaders>, Error> {
-    let entry_id = entry_id(call, path)?;
-    let mut owner = call.owner().await?;
-    let account_id = owner.account_id();
-    let entry_id = entry_id.ok_or(Error::NotFound)?;
-    let if_match = if_match(headers)?;
-    let retry = retry_of(
-        headers,
-        account_id,
-        "list_entry_update",
-        Some(entry_id),
-        &body,
-    )?;
-    let written = write::update(&mut owner.db, account_id, entry_id, body, if_match, retry).await?;
+    let w = entry_write(call, path, headers, "list_entry_update", &body).await?;
+    let mut db = w.owner.db;
+    let account_id = w.owner.principal.account.id;
+    let written = write::update(&mut db, account_id, w.entry_id, body, w.if_match, w.retry).await?;
     saved(written, HttpResponseOk)
 }
 
@@ -276,19 +297,10 @@ pub async fn delete(
     path: EntryPath,
     headers: &RequestHeaders<WriteConditions>,
 ) -> Result<WithHeaders<HttpResponseDeleted, ReplayHeaders>, Error> {
-    let entry_id = entry_id(call, path)?;
-    let mut owner = call.owner().await?;
-    let account_id = owner.account_id();
-    let entry_id = entry_id.ok_or(Error::NotFound)?;
-    let if_match = if_match(headers)?;
-    let retry = retry_of(
-        headers,
-        account_id,
-        "list_entry_delete",
-        Some(entry_id),
-        &Value::Null,
-    )?;
-    match write::delete(&mut owner.db, account_id, entry_id, if_match, retry).await? {
+    let w = entry_write(call, path, headers, "list_entry_delete", &Value::Null).await?;
+    let mut db = w.owner.db;
+    let account_id = w.owner.principal.account.id;
+    match write::delete(&mut db, account_id, w.entry_id, w.if_match, w.retry).await? {
         Written::Replayed(replay) => replayed(replay),
         Written::Done(()) => Ok(WithHeaders::new(HttpResponseDeleted())),
     }
