@@ -92,18 +92,31 @@ macro_rules! params {
 
 pub(crate) use params;
 
+/// The values alone, for a prepared statement.
+fn values<'p>(params: &'p [Typed<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
+    params.iter().map(|(v, _)| *v).collect()
+}
+
 /// A connection or a transaction to run statements on.
 #[allow(async_fn_in_trait)]
 pub trait Db: deadpool_postgres::GenericClient {
     /// The tokio-postgres side, for unnamed statements.
     fn typed(&self) -> &(impl tokio_postgres::GenericClient + Sync);
 
+    /// The connection's cached named statement for `sql` (prepared mode).
+    async fn cached(
+        &self,
+        sql: &str,
+        params: &[Typed<'_>],
+    ) -> Result<tokio_postgres::Statement, DbError> {
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        Ok(self.prepare_typed_cached(sql, &types).await?)
+    }
+
     async fn rows(&self, sql: &str, params: &[Typed<'_>]) -> Result<Vec<Row>, DbError> {
         if prepared() {
-            let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-            let statement = self.prepare_typed_cached(sql, &types).await?;
-            let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-            Ok(self.query(&statement, &values).await?)
+            let statement = self.cached(sql, params).await?;
+            Ok(self.query(&statement, &values(params)).await?)
         } else {
             Ok(tokio_postgres::GenericClient::query_typed(self.typed(), sql, params).await?)
         }
@@ -131,10 +144,8 @@ pub trait Db: deadpool_postgres::GenericClient {
     /// Rows affected.
     async fn run(&self, sql: &str, params: &[Typed<'_>]) -> Result<u64, DbError> {
         if prepared() {
-            let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-            let statement = self.prepare_typed_cached(sql, &types).await?;
-            let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
-            Ok(self.execute(&statement, &values).await?)
+            let statement = self.cached(sql, params).await?;
+            Ok(self.execute(&statement, &values(params)).await?)
         } else {
             Ok(tokio_postgres::GenericClient::execute_typed(self.typed(), sql, params).await?)
         }
@@ -143,10 +154,8 @@ pub trait Db: deadpool_postgres::GenericClient {
     /// Rows as they arrive.
     async fn stream(&self, sql: &str, params: &[Typed<'_>]) -> Result<RowStream, DbError> {
         if prepared() {
-            let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-            let statement = self.prepare_typed_cached(sql, &types).await?;
-            let values = params.iter().map(|(v, _)| *v);
-            Ok(self.query_raw(&statement, values).await?)
+            let statement = self.cached(sql, params).await?;
+            Ok(self.query_raw(&statement, values(params)).await?)
         } else {
             let typed = params.iter().map(|(v, t)| (*v, t.clone()));
             Ok(tokio_postgres::GenericClient::query_typed_raw(self.typed(), sql, typed).await?)
