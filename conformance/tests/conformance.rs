@@ -17,6 +17,8 @@ mod cli;
 mod corrections;
 #[path = "conformance/docs.rs"]
 mod docs;
+#[path = "conformance/durability.rs"]
+mod durability;
 #[path = "conformance/errors.rs"]
 mod errors;
 #[path = "conformance/faults.rs"]
