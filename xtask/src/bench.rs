@@ -29,6 +29,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let root = workspace::root();
     crate::install::ensure_postgresql("bench")?;
+    crate::install::ensure_pgbouncer("bench")?;
     crate::install::ensure_debian_packages("bench", "wrk", &["wrk"], || {
         Command::new("wrk")
             .arg("-v")
@@ -63,7 +64,49 @@ pub fn run(args: Args) -> Result<()> {
         bench.extend(["--hash-concurrency".to_owned(), n.to_string()]);
     }
     let bench: Vec<&str> = bench.iter().map(String::as_str).collect();
-    cargo(&root, &bench)
+    cargo(&root, &bench)?;
+    if args.hold {
+        return Ok(());
+    }
+    failover_gap()
+}
+
+/// The failover figure: `cargo xtask topology`'s run (the primary killed
+/// mid-writes, its standby promoted, through PgBouncer), its figures merged
+/// into `target/bench/results.json` as `failover` and `failover_gap_s`
+/// (the longer of the two instances' gaps).
+fn failover_gap() -> Result<()> {
+    println!("bench: failover: cargo xtask topology's run, for the gap");
+    let report = crate::topology::run_for_figures()?;
+    let results = workspace::target_dir().join("bench").join("results.json");
+    let text = std::fs::read_to_string(&results)
+        .with_context(|| format!("reading {}", results.display()))?;
+    let mut json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", results.display()))?;
+    let gap = report
+        .get("instances")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("gap_s").and_then(serde_json::Value::as_f64))
+        .fold(None, |max: Option<f64>, g| {
+            Some(max.map_or(g, |m| m.max(g)))
+        });
+    let lost = report.get("acknowledged_writes_lost").cloned();
+    if let Some(object) = json.as_object_mut() {
+        object.insert("failover_gap_s".into(), serde_json::json!(gap));
+        object.insert("failover".into(), report);
+    }
+    std::fs::write(&results, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("writing {}", results.display()))?;
+    println!(
+        "bench: failover gap {} s (the longer instance's), acknowledged writes lost: {}; \
+         added to {}",
+        gap.map_or_else(|| "unknown".to_string(), |g| format!("{g:.3}")),
+        lost.map_or_else(|| "unknown".to_string(), |l| l.to_string()),
+        results.display()
+    );
+    Ok(())
 }
 
 fn cargo(root: &std::path::Path, args: &[&str]) -> Result<()> {

@@ -60,6 +60,29 @@ fn build_server() -> Result<()> {
     Ok(())
 }
 
+/// The default run, for `cargo xtask bench`: its figures as JSON (also
+/// left in `target/topology/results.json`).
+pub fn run_for_figures() -> Result<serde_json::Value> {
+    prepare(false)?;
+    build_server()?;
+    let args = Args {
+        direct: false,
+        writers: 2,
+        kill_after_ms: 1500,
+    };
+    run_topology(&args)?;
+    let file = results_file();
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))
+}
+
+fn results_file() -> std::path::PathBuf {
+    workspace::target_dir()
+        .join("topology")
+        .join("results.json")
+}
+
 fn run_topology(args: &Args) -> Result<anitrack_topology::Report> {
     let root = workspace::root();
     anitrack_topology::run(&anitrack_topology::Options {
@@ -70,11 +93,7 @@ fn run_topology(args: &Args) -> Result<anitrack_topology::Report> {
             .join("server")
             .join("catalog")
             .join("demo-anilist.json"),
-        results_file: Some(
-            workspace::target_dir()
-                .join("topology")
-                .join("results.json"),
-        ),
+        results_file: Some(results_file()),
     })
 }
 

@@ -592,3 +592,46 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
         rows.len()
     );
 }
+
+#[tokio::test]
+async fn instances_starting_at_once_on_a_fresh_database_all_serve() {
+    // The first instance to start makes the shared cookie-signing key; the
+    // others, starting while it does, must read that one, not fail.
+    let url = tokio::task::spawn_blocking(|| {
+        anitrack_conformance::harness::fresh_database(Catalog::Empty)
+    })
+    .await
+    .expect("join")
+    .expect("database");
+    // Deterministic: another starter's insert of the key is held
+    // uncommitted while these start, so their inserts wait for it and then
+    // find the row taken.
+    let holder = Psql::new(&url)
+        .expect("psql")
+        .command(
+            "BEGIN; INSERT INTO server_secrets (name, secret) \
+             VALUES ('cookie-hmac', decode(repeat('ab', 32), 'hex')); \
+             SELECT pg_sleep(2); COMMIT;",
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Lock waits longer than the holder's sleep (the default is 1 s).
+    let starts = (0..2).map(|_| Server::start(&url, &[("ANITRACK_DB_LOCK_TIMEOUT_MS", "10000")]));
+    let servers = futures_util::future::join_all(starts).await;
+    let held = tokio::task::spawn_blocking(move || holder.wait_with_output())
+        .await
+        .expect("join")
+        .expect("psql");
+    assert!(held.status.success());
+    for (n, server) in servers.iter().enumerate() {
+        let server = server
+            .as_ref()
+            .unwrap_or_else(|e| panic!("instance {n} did not start: {e:#}"));
+        let ready = reqwest::get(format!("{}/ready", server.base_url()))
+            .await
+            .expect("ready");
+        assert_eq!(ready.status().as_u16(), 200, "instance {n}");
+    }
+}

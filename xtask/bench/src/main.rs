@@ -3,7 +3,7 @@
 //! one run (absolute numbers on a shared 2-core box drift; ratios much
 //! less).
 //!
-//! Self-contained: starts a private non-durable PostgreSQL, seeds it (see
+//! Self-contained: starts a private durable PostgreSQL, seeds it (see
 //! `seed.rs`), starts the release `anitrack-server` on a free loopback
 //! port, warms up, runs every scenario (`scenarios/`) and tears everything
 //! down, also on error or Ctrl-C. Nothing leaves 127.0.0.1.
@@ -153,8 +153,11 @@ fn run(args: Args) -> Result<()> {
     // A fresh server log per run (standard error only; see server.rs).
     std::fs::write(dir.join("server.log"), "")?;
 
-    println!("bench: starting a private PostgreSQL (non-durable, loopback only)");
-    let cluster = PgCluster::start_temporary()?;
+    println!(
+        "bench: starting a private PostgreSQL (durable: fsync, synchronous_commit and \
+         full_page_writes on, as in production; loopback only)"
+    );
+    let cluster = PgCluster::start_temporary_durable()?;
     let postmaster = sys::postmaster_pid(cluster.data_dir())?;
     println!("bench: seeding {DATABASE}");
     let data = seed::seed(

@@ -129,10 +129,19 @@ impl Bench<'_> {
     }
 
     pub(crate) fn start_server(&self, flags: Vec<String>) -> Result<Server> {
-        println!("bench: starting anitrack-server {}", flags.join(" "));
+        self.start_server_on(&self.cluster.url(DATABASE), flags)
+    }
+
+    /// A server whose database is at `database_url` (a proxy or PgBouncer
+    /// in front of the bench's cluster).
+    pub(crate) fn start_server_on(&self, database_url: &str, flags: Vec<String>) -> Result<Server> {
+        println!(
+            "bench: starting anitrack-server {} (database {database_url})",
+            flags.join(" ")
+        );
         Server::start(
             &self.server_bin,
-            &self.cluster.url(DATABASE),
+            database_url,
             &flags,
             &self.dir.join("server.log"),
         )

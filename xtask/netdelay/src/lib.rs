@@ -120,7 +120,7 @@ fn relay(client: TcpStream, server: TcpStream, delay: &Arc<AtomicU64>) {
 
 /// Copies `from` to `to`, each chunk sent its delay after it arrived. The
 /// reader never waits for the writer's delay, so chunks keep their spacing.
-fn delayed(mut from: TcpStream, mut to: TcpStream, delay: &AtomicU64) {
+fn delayed(mut from: TcpStream, to: TcpStream, delay: &AtomicU64) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     let writer = {
         let mut to = to.try_clone();

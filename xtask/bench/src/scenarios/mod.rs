@@ -2,12 +2,14 @@
 //! `read` (the read ceiling against pgbench and `/health`), `list` (the
 //! 5,000-entry list), `writes` (PATCH), `login` (the login storm) on server
 //! A, then `poll` (the unchanged 5,000-entry list polled, against reading it
-//! whole) and `throttle` on server B.
+//! whole), `throttle` and `scaling` (durable against non-durable, round
+//! trips over a link with latency, PgBouncer) on server B.
 
 mod list;
 mod login;
 mod poll;
 mod read;
+mod scaling;
 mod throttle;
 mod writes;
 
@@ -49,6 +51,9 @@ impl Bench<'_> {
             .insert("server_b_flags".into(), serde_json::json!(flags.join(" ")));
         figures.extend(self.poll(&server)?);
         figures.extend(self.throttle(&server)?);
+        figures.extend(self.durability(&server)?);
+        figures.extend(self.round_trips(&server)?);
+        figures.extend(self.pgbouncer(&server)?);
         Ok(figures)
     }
 
