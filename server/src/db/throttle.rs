@@ -1,11 +1,8 @@
 //! SQL for `rate_limits`: fixed windows counted in PostgreSQL, so every
-//! instance sharing the database sees the same counts.
-//!
-//! A window starts at a key's first request and lasts `window` seconds;
-//! every request in it adds a hit (rejected ones too, which keeps a client
-//! that hammers a closed window from learning anything new). The row lock
-//! taken by the upsert serialises concurrent hits on one key, so counts are
-//! exact across instances. Times come from the database's clock only.
+//! instance sharing the database sees the same counts. The window's rule
+//! (when a window starts and ends, what a hit adds, the row lock that keeps
+//! counts exact across instances) lives in the function `rate_limit_hit`
+//! of migration V10; the statements here call it.
 
 use super::sql::Db;
 use super::sql::params;
@@ -23,28 +20,18 @@ pub struct Window {
     pub reset_at: i64,
 }
 
-/// The upsert that counts a hit on every key `k` of `$KEYS` (a FROM item),
-/// with a window of `$WINDOW` seconds. Used inside other statements: the
-/// authentication statement (`db::tokens::authenticate`), the token
-/// creation budget's hit under the account's lock (`db::tokens::insert_capped`)
-/// and the sign-in limits ([`hit_then_email`]).
-const HIT: &str = "INSERT INTO rate_limits AS r (key, window_start, hits, window_secs) \
-    SELECT k, now(), 1, $WINDOW::float8::integer FROM $KEYS \
-    ON CONFLICT (key) DO UPDATE SET \
-      window_secs = excluded.window_secs, \
-      window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
-                     THEN now() ELSE r.window_start END, \
-      hits = CASE WHEN r.window_start <= now() - make_interval(secs => $WINDOW::float8) \
-             THEN 1 ELSE r.hits + 1 END \
-    RETURNING r.key, r.hits, \
-      greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => $WINDOW::float8) - now())))::bigint AS reset_in, \
-      ceil(extract(epoch FROM r.window_start + make_interval(secs => $WINDOW::float8)))::bigint AS reset_at";
-
-/// The hit statement over the keys of `source` (a FROM item yielding a
-/// column `k`), with the window length in parameter `$window`.
+/// The hit on every key `k` of `source` (a FROM item yielding a column
+/// `k`), with a window of `$window` seconds: the function
+/// `rate_limit_hit` (migration V10, the one home of the window's rule),
+/// called once per key. Used inside other statements: the token creation
+/// budget's hit under the account's lock (`db::tokens::insert_capped`) and
+/// the sign-in limits ([`hit_then_email`]); authentication calls it from
+/// its own function.
 pub fn hit_sql(source: &str, window: usize) -> String {
-    HIT.replace("$KEYS", source)
-        .replace("$WINDOW", &format!("${window}"))
+    format!(
+        "SELECT h.key, h.hits, h.reset_in, h.reset_at FROM {source}, \
+         LATERAL rate_limit_hit(keys.k, ${window}::float8) AS h"
+    )
 }
 
 pub fn window(row: &tokio_postgres::Row) -> Window {

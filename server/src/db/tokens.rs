@@ -137,13 +137,14 @@ pub struct Found {
 
 /// Resolves a token hash to its live token and account, counts the
 /// request against the token's rate limit, and records `last_used_at` (at
-/// most once a minute, so a busy token does not turn every read into a
-/// write): one statement, one round trip.
+/// most once a minute): one statement, one round trip, in the function
+/// `authenticate_token` (migration V10), whose plans PostgreSQL keeps per
+/// connection even when statements go out unnamed (`--db-pooler
+/// transaction`).
 ///
-/// Both writes are bookkeeping, so the statement's transaction commits
-/// without waiting for a WAL flush: the hit lands in an unlogged table
-/// (migration V9), and `synchronous_commit` is off for this transaction
-/// alone (`set_config(..., true)`, which a transaction pooler allows), for
+/// Both writes are bookkeeping, so the call commits without waiting for a
+/// WAL flush: the hit lands in an unlogged table (migration V9), and the
+/// function turns `synchronous_commit` off for its transaction alone, for
 /// the `last_used_at` touch. A crash may lose the last fraction of a
 /// second of touches (`wal_writer_delay`); nothing else rides on it.
 pub async fn authenticate(
@@ -151,25 +152,9 @@ pub async fn authenticate(
     hash: &[u8],
     window_secs: f64,
 ) -> Result<Option<Found>, DbError> {
-    let sql = format!(
-        "WITH hit AS ( \
-             SELECT t.id AS token_id, t.token_hash, t.last_used_at, \
-                    a.id, a.email, a.name, a.api_access, a.created_at \
-             FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
-         ), touch AS ( \
-             UPDATE api_tokens SET last_used_at = date_trunc('second', now()) \
-             FROM hit WHERE api_tokens.id = hit.token_id \
-               AND (hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute') \
-             RETURNING 1 \
-         ), counted AS ({hit}) \
-         SELECT hit.token_id, hit.token_hash, hit.id, hit.email, hit.name, hit.api_access, hit.created_at, \
-                counted.key, counted.hits, counted.reset_in, counted.reset_at \
-         FROM hit, counted, (SELECT set_config('synchronous_commit', 'off', true)) AS bookkeeping",
-        hit = throttle::hit_sql("(SELECT 't:' || token_id AS k FROM hit) AS keys", 2),
-    );
-    let statement = &sql;
-    let Some(row) = db.maybe_row(statement, &params![hash, window_secs]).await? else {
+    let sql = "SELECT token_id, token_hash, id, email, name, api_access, created_at, \
+               key, hits, reset_in, reset_at FROM authenticate_token($1, $2)";
+    let Some(row) = db.maybe_row(sql, &params![hash, window_secs]).await? else {
         return Ok(None);
     };
     let principal = Principal {
