@@ -227,3 +227,20 @@ async fn serve_stops_gracefully_on_sigterm() {
         server.log_text()
     );
 }
+
+#[tokio::test]
+async fn a_log_that_is_not_a_terminal_carries_no_colour_codes() {
+    // The harness reads the server's standard error through a pipe, as a
+    // log collector would.
+    let env = TestEnv::start().await;
+    assert_eq!(
+        reqwest::get(env.url("/health"))
+            .await
+            .expect("health")
+            .status(),
+        200
+    );
+    let log = env.server.log_text();
+    assert!(log.contains("listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in the log: {log:?}");
+}
