@@ -105,12 +105,29 @@ struct PageBody<'a> {
     next_cursor: Option<&'a str>,
 }
 
+/// `GET /list`'s first read: the list's `ETag`.
+struct ListTag;
+
+impl OwnerRead for ListTag {
+    type Output = String;
+
+    async fn read(
+        &self,
+        db: &deadpool_postgres::Object,
+        account_id: i64,
+    ) -> Result<Self::Output, Error> {
+        list::list_etag(db, account_id).await
+    }
+}
+
 pub async fn entries(
     call: &Call<'_>,
     query: &QueryParams<anitrack_spec::types::ListParams>,
     headers: &RequestHeaders<ReadConditions>,
 ) -> Result<WithHeaders<StreamedOk<ListEntries>, ListHeaders>, Error> {
-    let owner = call.owner().await?;
+    // The list's tag travels with the token's lookup: an unchanged list's
+    // 304 is one round trip, a changed one's entries a second.
+    let (owner, etag) = call.owner_then(&ListTag).await?;
     let account_id = owner.account_id();
     let ctx = call.context();
     let get = |name: &str| query.get(name).map(String::from);
@@ -121,6 +138,7 @@ pub async fn entries(
         &ctx.signing_key,
         account_id,
         &get,
+        etag,
         if_none_match.as_deref(),
     )
     .await?;

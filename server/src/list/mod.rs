@@ -69,16 +69,28 @@ pub struct EntryPage {
     pub next_cursor: Option<String>,
 }
 
+/// The list's `ETag`, read before its entries ([`list`]): a write in
+/// between makes the tag older than the body, never newer, so a later 304
+/// is never wrong. A read of its own so that it can travel with the
+/// token's lookup (`Call::owner_then`): an unchanged list's 304 is then one
+/// round trip.
+pub async fn list_etag(db: &deadpool_postgres::Object, account_id: i64) -> Result<String, Error> {
+    Ok(conditions::list_etag(
+        &db_feed::state(db, account_id).await?,
+    ))
+}
+
 /// `GET /list`: the account's entries (with `status`, `limit` and `cursor`
-/// validated), or 304 while `If-None-Match` holds the list's `ETag`. The
-/// whole list is read as PostgreSQL sends it; the transport writes it out
-/// (see [`Entries`]).
+/// validated), or 304 while `If-None-Match` holds the list's `etag` (from
+/// [`list_etag`], read first). The whole list is read as PostgreSQL sends
+/// it; the transport writes it out (see [`Entries`]).
 pub async fn list(
     client: deadpool_postgres::Object,
     streams: &Streams,
     key: &SigningKey,
     account_id: i64,
     query: &(dyn Fn(&str) -> Option<String> + Sync),
+    etag: String,
     if_none_match: Option<&str>,
 ) -> Result<Conditional<ListRead>, Error> {
     let mut input = QueryInput::new(query);
@@ -87,9 +99,6 @@ pub async fn list(
     let after = input.choice("cursor", |raw| cursor::read_page(key, account_id, raw));
     input.finish(())?;
     let status = status.map(ListStatus::as_str);
-    // Read before the entries: a write in between makes the tag older than
-    // the body, never newer, so a later 304 is never wrong.
-    let etag = conditions::list_etag(&db_feed::state(&client, account_id).await?);
     if conditions::not_modified(if_none_match, &etag) {
         return Ok(Conditional::NotModified { etag });
     }

@@ -146,6 +146,7 @@ impl Bench<'_> {
             let name = format!("read c=1 proxy 1 ms rtt #{round}");
             linked.push(self.read_100(&server, "roundtrip", &name, 1, false)?.p50_ms);
         }
+        let others = self.other_round_trips(&server, &proxy, one_way, link_ms)?;
         drop(server);
         let (loopback, zero, linked) = (
             median(&mut loopback),
@@ -162,6 +163,7 @@ impl Bench<'_> {
                 "read_p50_ms_proxy_no_delay": report::round(zero, 3),
                 "read_p50_ms_proxy_linked": report::round(linked, 3),
                 "proxy_adds_to_a_read_ms": report::round(zero - loopback, 3),
+                "other_requests": others,
             }),
         );
         println!(
@@ -175,6 +177,57 @@ impl Bench<'_> {
             unit: "",
             target: Some(Target::AtMost(1.2)),
         }])
+    }
+
+    /// The round trips of other authenticated requests, one run each with
+    /// the link at zero and at `one_way` (the power user's polls, written
+    /// by the `poll` scenario).
+    fn other_round_trips(
+        &mut self,
+        server: &Server,
+        proxy: &DelayProxy,
+        one_way: Duration,
+        link_ms: f64,
+    ) -> Result<serde_json::Value> {
+        let lines = self.dir.join("lines");
+        let requests = [
+            (
+                "GET /list 304",
+                lines.join("poll_list_304.tsv"),
+                Some("If-None-Match"),
+            ),
+            (
+                "GET /list/changes (empty page)",
+                lines.join("poll_feed.tsv"),
+                None,
+            ),
+            (
+                "GET /list/changes 304",
+                lines.join("poll_feed_304.tsv"),
+                Some("If-None-Match"),
+            ),
+        ];
+        let mut found = serde_json::Map::new();
+        for (name, path, header) in requests {
+            if !path.is_file() {
+                continue;
+            }
+            let mut p50 = [0.0; 2];
+            for (slot, delay) in [(0, Duration::ZERO), (1, one_way)] {
+                proxy.set_delay(delay);
+                let label = format!("{name} c=1 {}", if slot == 0 { "0 ms" } else { "1 ms rtt" });
+                let c = Closed {
+                    connections: 1,
+                    arg_header: header,
+                    ..Closed::get("roundtrip", &label, &path, self.plan.poll_run)
+                };
+                p50[slot] = self.closed(server, c, false)?.p50_ms;
+            }
+            let trips = ratio(p50[1] - p50[0], link_ms);
+            println!("bench:   {name}: {trips:.2} round trips");
+            found.insert(name.into(), serde_json::json!(report::round(trips, 2)));
+        }
+        Ok(serde_json::Value::Object(found))
     }
 
     /// `pgbouncer_read_vs_direct_ratio`: reads at 32 connections through
