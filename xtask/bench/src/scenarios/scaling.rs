@@ -190,25 +190,23 @@ impl Bench<'_> {
         link_ms: f64,
     ) -> Result<serde_json::Value> {
         let lines = self.dir.join("lines");
+        let patch = Some(r#"{"notes":"round trips @N@"}"#);
+        let list_304 = lines.join("poll_list_304.tsv");
+        let feed = lines.join("poll_feed.tsv");
+        let feed_304 = lines.join("poll_feed_304.tsv");
         let requests = [
-            (
-                "GET /list 304",
-                lines.join("poll_list_304.tsv"),
-                Some("If-None-Match"),
-            ),
-            (
-                "GET /list/changes (empty page)",
-                lines.join("poll_feed.tsv"),
-                None,
-            ),
+            ("GET /list 304", list_304, Some("If-None-Match"), None),
+            ("GET /list/changes (empty page)", feed, None, None),
             (
                 "GET /list/changes 304",
-                lines.join("poll_feed_304.tsv"),
+                feed_304,
                 Some("If-None-Match"),
+                None,
             ),
+            ("PATCH /list/{id}", self.lines.patch.clone(), None, patch),
         ];
         let mut found = serde_json::Map::new();
-        for (name, path, header) in requests {
+        for (name, path, header, body) in requests {
             if !path.is_file() {
                 continue;
             }
@@ -219,6 +217,8 @@ impl Bench<'_> {
                 let c = Closed {
                     connections: 1,
                     arg_header: header,
+                    method: if body.is_some() { "PATCH" } else { "GET" },
+                    body,
                     ..Closed::get("roundtrip", &label, &path, self.plan.poll_run)
                 };
                 p50[slot] = self.closed(server, c, false)?.p50_ms;
