@@ -24,8 +24,9 @@ pub fn free_port() -> u16 {
 pub const ADMIN_URL_ENV: &str = "ANITRACK_TEST_ADMIN_URL";
 /// Path of the `anitrack-server` binary under test.
 pub const SERVER_BIN_ENV: &str = "ANITRACK_SERVER_BIN";
-/// Path of the example mirror's binary (`client/examples/mirror.rs`).
-pub const MIRROR_BIN_ENV: &str = "ANITRACK_MIRROR_BIN";
+/// Where the client's examples were built (`client/examples/*.rs`: the
+/// mirror, the README's example).
+pub const EXAMPLES_DIR_ENV: &str = "ANITRACK_EXAMPLES_DIR";
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -40,12 +41,19 @@ pub fn server_bin() -> PathBuf {
         .unwrap_or_else(|| debug_dir().join("anitrack-server"))
 }
 
-/// The example mirror: `$ANITRACK_MIRROR_BIN`, else the workspace's debug
-/// build (`cargo build -p anitrack-client --example mirror`).
-pub fn mirror_bin() -> PathBuf {
-    std::env::var_os(MIRROR_BIN_ENV)
+/// A client example's program, `client/examples/<name>.rs`: in
+/// `$ANITRACK_EXAMPLES_DIR`, else the workspace's debug build
+/// (`cargo build -p anitrack-client --examples`).
+pub fn example_bin(name: &str) -> PathBuf {
+    std::env::var_os(EXAMPLES_DIR_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| debug_dir().join("examples").join("mirror"))
+        .unwrap_or_else(|| debug_dir().join("examples"))
+        .join(name)
+}
+
+/// The example mirror (`client/examples/mirror.rs`).
+pub fn mirror_bin() -> PathBuf {
+    example_bin("mirror")
 }
 
 /// Where cargo puts debug builds.
@@ -384,7 +392,7 @@ pub fn client_over(
         .default_headers(headers)
         .build()
         .unwrap_or_else(|e| panic!("reqwest client: {e}"));
-    anitrack_client::Client::new_with_client(base_url, http)
+    anitrack_client::Client::new_with_client(base_url, http, anitrack_client::Hooks::default())
 }
 
 /// A test's world: its own database and server, and clients for it.
@@ -445,7 +453,7 @@ impl TestEnv {
 
     /// The generated client without credentials.
     pub fn anonymous(&self) -> anitrack_client::Client {
-        anitrack_client::Client::new(&self.server.base_url())
+        anitrack_client::Client::new(&self.server.base_url(), anitrack_client::Hooks::default())
     }
 
     /// The generated client sending `Authorization: Bearer <token>`.

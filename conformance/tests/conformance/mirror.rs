@@ -385,8 +385,8 @@ fn writer(
                 let times = if roll < 10 { 2 } else { 1 };
                 for _ in 0..times {
                     let body = patch()
-                        .score(Some(rng.random_range(0..=100)))
-                        .is_private(Some(rng.random_bool(0.5)));
+                        .score(rng.random_range(0..=100))
+                        .is_private(rng.random_bool(0.5));
                     client
                         .list_entry_update()
                         .entry_id(entry_id)
@@ -800,7 +800,7 @@ async fn a_mirror_behind_the_purged_tombstones_starts_over_and_converges() {
         client
             .list_entry_update()
             .entry_id(*entry_id)
-            .body(patch().score(Some(42)))
+            .body(patch().score(42))
             .send()
             .await
             .expect("PATCH");
