@@ -329,6 +329,34 @@ impl Drop for Server {
     }
 }
 
+/// A psql session holding locks ([`TestEnv::hold_lock`]); killed, and its
+/// locks released, when dropped.
+pub struct LockHolder {
+    child: Option<std::process::Child>,
+}
+
+impl LockHolder {
+    /// Waits until the session commits after its sleep; whether it ended
+    /// well.
+    pub async fn finish(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .is_ok_and(|status| status.is_ok_and(|s| s.success()))
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// What an `anitrack-server` CLI invocation did.
 #[derive(Debug)]
 pub struct CliOutput {
@@ -516,6 +544,32 @@ impl TestEnv {
     /// (for SQL that must run beside a request, such as holding a lock).
     pub fn psql_command(&self, sql: &str) -> std::process::Command {
         self.sql().command(sql)
+    }
+
+    /// Runs `lock` (a statement such as `SELECT 1 FROM rate_limits FOR
+    /// UPDATE`) in a psql transaction that then sleeps `seconds` before it
+    /// commits; returns once that session is asleep holding the locks. For
+    /// requests that must wait on a lock, or time out on it.
+    pub async fn hold_lock(&self, lock: &str, seconds: u32) -> LockHolder {
+        let marker = format!("pg_sleep({seconds}) /* lock holder */");
+        let child = self
+            .psql_command(&format!("BEGIN; {lock}; SELECT {marker}; COMMIT;"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+        let holder = LockHolder { child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // This database's session only: other tests share the cluster.
+        while self.psql_value(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%{marker}%' \
+             AND state = 'active' AND datname = current_database() \
+             AND pid <> pg_backend_pid()"
+        )) != "1"
+        {
+            assert!(Instant::now() < deadline, "the lock holder never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        holder
     }
 
     /// The one SQL runner (`anitrack_pg::Psql`) on this test's database.

@@ -10,7 +10,7 @@
 //! counter in PostgreSQL, which counts refused requests too.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anitrack_client::types::{ListEntryPatch, ListStatus, NewListEntry};
 use anitrack_client::{Client, ErrorExt as _, Patch, RetryPolicy, StatusCode};
@@ -132,40 +132,6 @@ async fn a_429_whose_retry_after_passes_the_bound_is_returned_at_once() {
     assert_eq!(token_hits(&env), "2");
 }
 
-/// A psql session holding every rate-limit row locked, so that every
-/// authenticated request waits out the lock timeout and gets a 503 with
-/// `Retry-After` before it does anything; released on drop.
-struct LockedLimits(std::process::Child);
-
-impl LockedLimits {
-    fn hold(env: &TestEnv) -> LockedLimits {
-        let child = env
-            .psql_command(
-                "BEGIN; SELECT 1 FROM rate_limits FOR UPDATE; SELECT pg_sleep(120); COMMIT;",
-            )
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("psql");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while env.psql_value(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' \
-             AND state = 'active' AND pid <> pg_backend_pid()",
-        ) != "1"
-        {
-            assert!(Instant::now() < deadline, "the lock holder never started");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        LockedLimits(child)
-    }
-}
-
-impl Drop for LockedLimits {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_503_is_retried_for_reads_and_keyed_writes_within_the_bounds() {
     let env = TestEnv::start_configured(
@@ -187,7 +153,11 @@ async fn a_503_is_retried_for_reads_and_keyed_writes_within_the_bounds() {
         .into_inner()
         .data[0]
         .id;
-    let _locked = LockedLimits::hold(&env);
+    // Every authenticated request now waits out the lock timeout and gets
+    // a 503 with `Retry-After: 2` before it does anything.
+    let _locked = env
+        .hold_lock("SELECT 1 FROM rate_limits FOR UPDATE", 120)
+        .await;
     let three = retrying(&env, &token, RetryPolicy::default().max_attempts(3));
 
     // A read: 3 attempts, then the last 503 is the answer.
