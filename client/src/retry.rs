@@ -9,7 +9,7 @@
 //!   looked at (`docs/rate-limits.md`), so nothing was done;
 //! - after a 503, only a read (`GET`, `HEAD`, `OPTIONS`) or a write that
 //!   carries an `Idempotency-Key`. The contract does not say a 503 wrote
-//!   nothing: it comes from the database being lost, and a write may have
+//!   nothing: one comes when the database is lost, and a write may have
 //!   committed just before (`docs/reliability.md`). The server keeps the
 //!   answer of a committed keyed write and replays it, and keeps nothing
 //!   of a failed one (`docs/sync.md`), so a keyed write is safe to send
