@@ -34,7 +34,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anitrack_client::types::{self, ListStatus};
-use anitrack_client::{Client, Error as ClientError, ResponseValue};
+use anitrack_client::{Client, Error as ClientError, Patch, ResponseValue};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -270,11 +270,12 @@ async fn run(cli: Cli) -> Result<()> {
             write(&api, &paths, request).await
         }
         Command::Patch(args) => {
+            // Only the fields given are sent: the others stay as they are.
             let body = types::ListEntryPatch {
                 status: args.status,
                 progress: args.fields.progress,
-                score: args.fields.score,
-                notes: patch_notes(args.fields.notes)?,
+                score: args.fields.score.map_or(Patch::Unchanged, Patch::Set),
+                notes: new_notes(args.fields.notes)?.map_or(Patch::Unchanged, Patch::Set),
                 ..Default::default()
             };
             let request = WriteRequest {
@@ -311,31 +312,16 @@ fn new_notes(notes: Option<String>) -> Result<Option<types::NewListEntryNotes>> 
         .transpose()
 }
 
-fn patch_notes(notes: Option<String>) -> Result<Option<types::ListEntryPatchNotes>> {
-    notes
-        .map(|n| n.parse().map_err(|e| anyhow::anyhow!("--notes: {e}")))
-        .transpose()
-}
-
 /// The generated client for `url`, sending the token on every request.
+/// Its own retries stay off: this program retries more (failed
+/// connections, 409, every 5xx of a keyed write) and says so as it goes.
 fn client(url: &str, token: &str) -> Result<Client> {
-    let base = url.trim_end_matches('/');
-    let base = base.strip_suffix("/api/v1").unwrap_or(base);
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        bail!("--url {url:?} is not an http:// or https:// URL");
-    }
-    let mut headers = reqwest::header::HeaderMap::new();
-    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-        .context("the token holds characters a header cannot")?;
-    auth.set_sensitive(true);
-    headers.insert(reqwest::header::AUTHORIZATION, auth);
-    let http = reqwest::Client::builder()
-        .default_headers(headers)
-        .connect_timeout(Duration::from_secs(10))
+    Client::builder(url)
+        .token(token)
+        .user_agent_suffix(concat!("anitrack-mirror/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(60))
         .build()
-        .context("building the HTTP client")?;
-    Ok(Client::new_with_client(base, http))
+        .context("--url and --token")
 }
 
 // ---------------------------------------------------------------------------
@@ -550,7 +536,7 @@ fn judge<T>(result: Result<ResponseValue<T>, ClientError<types::Error>>) -> Verd
         Err(ClientError::ErrorResponse(answer)) => {
             let status = answer.status().as_u16();
             let after = retry_after(answer.headers());
-            let message = error_text(answer.into_inner());
+            let message = answer.into_inner().to_string();
             // 409: the same key is still being processed (on any instance);
             // 429: rate-limited; 5xx: the server or a proxy failed, and a
             // failed write keeps nothing, so it may be sent again.
@@ -594,31 +580,9 @@ fn judge<T>(result: Result<ResponseValue<T>, ClientError<types::Error>>) -> Verd
     }
 }
 
-/// The error body's message, with its per-field errors (a 422's) after it.
-fn error_text(error: types::Error) -> String {
-    let mut fields: Vec<String> = error
-        .errors
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-        .collect();
-    if fields.is_empty() {
-        return error.message;
-    }
-    fields.sort();
-    format!("{} ({})", error.message, fields.join("; "))
-}
-
-/// `Retry-After` in seconds (the API sends seconds, never a date).
+/// `Retry-After` in seconds, at most [`LONGEST_WAIT`].
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds).min(LONGEST_WAIT))
+    anitrack_client::retry_after(headers).map(|wait| wait.min(LONGEST_WAIT))
 }
 
 /// An error and its causes on one line ("connection refused" is a cause).

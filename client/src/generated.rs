@@ -341,108 +341,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///A partial update: send only the fields to change. An absent field is unchanged; an explicit `null` clears `score`, `started_at`, `completed_at` and `notes`, the only nullable fields (`null` for any other is a 422 on that field). Fields the entry does not let you set (`id`, `anime_id`, `user_id`, timestamps) are ignored. Validation and the progress rules are those of `POST /list`; `completed_at` is checked against the resulting `started_at`. `updated_at` moves only when something actually changed. A body that is JSON but not an object (`[]`, `"x"`, `0`, `null`) is a 422 on `body` (`The body must be a JSON object.`), never an empty update; an empty body is `{}`, which changes nothing.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ListEntryPatch {
-        ///`YYYY-MM-DD`, or null to clear.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub completed_at: ::std::option::Option<::chrono::naive::NaiveDate>,
-        ///Hidden from other people. Not null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_private: ::std::option::Option<bool>,
-        ///Being watched again. Not null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_rewatching: ::std::option::Option<bool>,
-        ///Max 2000 chars, or null to clear.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub notes: ::std::option::Option<ListEntryPatchNotes>,
-        ///Episodes watched. Not null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub progress: ::std::option::Option<i32>,
-        ///Completed rewatches. Not null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub rewatch_count: ::std::option::Option<i32>,
-        ///0–100, or null to clear.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub score: ::std::option::Option<i32>,
-        ///`YYYY-MM-DD`, or null to clear.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub started_at: ::std::option::Option<::chrono::naive::NaiveDate>,
-        ///Where the entry stands. Not null.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<ListStatus>,
-        ///Replaces the tags: at most 25 tags. Not null (`[]` removes them all).
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub tags: ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
-    }
-    impl ListEntryPatch {
-        pub fn builder() -> builder::ListEntryPatch {
-            Default::default()
-        }
-    }
-    ///Max 2000 chars, or null to clear.
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListEntryPatchNotes(::std::string::String);
-    impl ::std::ops::Deref for ListEntryPatchNotes {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListEntryPatchNotes> for ::std::string::String {
-        fn from(value: ListEntryPatchNotes) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListEntryPatchNotes {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 2000usize {
-                return Err("longer than 2000 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| {
-                    ::regress::Regex::new(
-                        "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$",
-                    )
-                    .unwrap()
-                });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$\""
-                        .into(),
-                );
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListEntryPatchNotes {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListEntryPatchNotes {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListEntryPatchNotes {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///Where an entry stands. v1 has exactly these five values and will not add one (a new value would break generated clients' closed enums).
     #[derive(
         ::serde::Deserialize,
@@ -1823,190 +1721,6 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
-        pub struct ListEntryPatch {
-            completed_at: ::std::result::Result<
-                ::std::option::Option<::chrono::naive::NaiveDate>,
-                ::std::string::String,
-            >,
-            is_private: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            is_rewatching:
-                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            notes: ::std::result::Result<
-                ::std::option::Option<super::ListEntryPatchNotes>,
-                ::std::string::String,
-            >,
-            progress: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            rewatch_count: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            score: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            started_at: ::std::result::Result<
-                ::std::option::Option<::chrono::naive::NaiveDate>,
-                ::std::string::String,
-            >,
-            status: ::std::result::Result<
-                ::std::option::Option<super::ListStatus>,
-                ::std::string::String,
-            >,
-            tags: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for ListEntryPatch {
-            fn default() -> Self {
-                Self {
-                    completed_at: Ok(Default::default()),
-                    is_private: Ok(Default::default()),
-                    is_rewatching: Ok(Default::default()),
-                    notes: Ok(Default::default()),
-                    progress: Ok(Default::default()),
-                    rewatch_count: Ok(Default::default()),
-                    score: Ok(Default::default()),
-                    started_at: Ok(Default::default()),
-                    status: Ok(Default::default()),
-                    tags: Ok(Default::default()),
-                }
-            }
-        }
-        impl ListEntryPatch {
-            pub fn completed_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.completed_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for completed_at: {e}"));
-                self
-            }
-            pub fn is_private<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.is_private = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for is_private: {e}"));
-                self
-            }
-            pub fn is_rewatching<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.is_rewatching = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for is_rewatching: {e}"));
-                self
-            }
-            pub fn notes<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ListEntryPatchNotes>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.notes = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for notes: {e}"));
-                self
-            }
-            pub fn progress<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.progress = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for progress: {e}"));
-                self
-            }
-            pub fn rewatch_count<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.rewatch_count = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for rewatch_count: {e}"));
-                self
-            }
-            pub fn score<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.score = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for score: {e}"));
-                self
-            }
-            pub fn started_at<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.started_at = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for started_at: {e}"));
-                self
-            }
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<super::ListStatus>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
-                self
-            }
-            pub fn tags<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<crate::types::Tag>>,
-                    >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.tags = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for tags: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<ListEntryPatch> for super::ListEntryPatch {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: ListEntryPatch,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    completed_at: value.completed_at?,
-                    is_private: value.is_private?,
-                    is_rewatching: value.is_rewatching?,
-                    notes: value.notes?,
-                    progress: value.progress?,
-                    rewatch_count: value.rewatch_count?,
-                    score: value.score?,
-                    started_at: value.started_at?,
-                    status: value.status?,
-                    tags: value.tags?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::ListEntryPatch> for ListEntryPatch {
-            fn from(value: super::ListEntryPatch) -> Self {
-                Self {
-                    completed_at: Ok(value.completed_at),
-                    is_private: Ok(value.is_private),
-                    is_rewatching: Ok(value.is_rewatching),
-                    notes: Ok(value.notes),
-                    progress: Ok(value.progress),
-                    rewatch_count: Ok(value.rewatch_count),
-                    score: Ok(value.score),
-                    started_at: Ok(value.started_at),
-                    status: Ok(value.status),
-                    tags: Ok(value.tags),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct NewListEntry {
             anime_id: ::std::result::Result<i64, ::std::string::String>,
             completed_at: ::std::result::Result<
@@ -2566,6 +2280,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::Hooks,
 }
 impl Client {
     /// Create a new client.
@@ -2573,7 +2288,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: crate::Hooks) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -2583,7 +2298,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -2591,14 +2306,15 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(baseurl: &str, client: reqwest::Client, inner: crate::Hooks) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::Hooks> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -2608,11 +2324,18 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::Hooks {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::Hooks>,
+    {
+    }
+};
 impl Client {
     /**Search the catalog
 
@@ -3962,7 +3685,7 @@ pub mod builder {
         entry_id: Result<i64, String>,
         idempotency_key: Result<Option<::std::string::String>, String>,
         if_match: Result<Option<::std::string::String>, String>,
-        body: Result<types::builder::ListEntryPatch, String>,
+        body: Result<crate::patch::ListEntryPatch, String>,
     }
     impl<'a> ListEntryUpdate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3971,7 +3694,7 @@ pub mod builder {
                 entry_id: Err("entry_id was not initialized".to_string()),
                 idempotency_key: Ok(None),
                 if_match: Ok(None),
-                body: Ok(::std::default::Default::default()),
+                body: Err("body was not initialized".to_string()),
             }
         }
         pub fn entry_id<V>(mut self, value: V) -> Self
@@ -4003,20 +3726,11 @@ pub mod builder {
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListEntryPatch>,
-            <V as std::convert::TryInto<types::ListEntryPatch>>::Error: std::fmt::Display,
+            V: std::convert::TryInto<crate::patch::ListEntryPatch>,
         {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| format!("conversion to `ListEntryPatch` for body failed: {}", s));
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(types::builder::ListEntryPatch) -> types::builder::ListEntryPatch,
-        {
-            self.body = self.body.map(f);
+            self.body = value.try_into().map_err(|_| {
+                "conversion to `crate :: patch :: ListEntryPatch` for body failed".to_string()
+            });
             self
         }
         ///Sends a `PATCH` request to `/api/v1/list/{entryId}`
@@ -4031,9 +3745,7 @@ pub mod builder {
             let entry_id = entry_id.map_err(Error::InvalidRequest)?;
             let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let if_match = if_match.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| types::ListEntryPatch::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/list/{}",
                 client.baseurl,

@@ -24,8 +24,9 @@ pub fn free_port() -> u16 {
 pub const ADMIN_URL_ENV: &str = "ANITRACK_TEST_ADMIN_URL";
 /// Path of the `anitrack-server` binary under test.
 pub const SERVER_BIN_ENV: &str = "ANITRACK_SERVER_BIN";
-/// Path of the example mirror's binary (`client/examples/mirror.rs`).
-pub const MIRROR_BIN_ENV: &str = "ANITRACK_MIRROR_BIN";
+/// Where the client's examples were built (`client/examples/*.rs`: the
+/// mirror, the README's example).
+pub const EXAMPLES_DIR_ENV: &str = "ANITRACK_EXAMPLES_DIR";
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -40,12 +41,19 @@ pub fn server_bin() -> PathBuf {
         .unwrap_or_else(|| debug_dir().join("anitrack-server"))
 }
 
-/// The example mirror: `$ANITRACK_MIRROR_BIN`, else the workspace's debug
-/// build (`cargo build -p anitrack-client --example mirror`).
-pub fn mirror_bin() -> PathBuf {
-    std::env::var_os(MIRROR_BIN_ENV)
+/// A client example's program, `client/examples/<name>.rs`: in
+/// `$ANITRACK_EXAMPLES_DIR`, else the workspace's debug build
+/// (`cargo build -p anitrack-client --examples`).
+pub fn example_bin(name: &str) -> PathBuf {
+    std::env::var_os(EXAMPLES_DIR_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| debug_dir().join("examples").join("mirror"))
+        .unwrap_or_else(|| debug_dir().join("examples"))
+        .join(name)
+}
+
+/// The example mirror (`client/examples/mirror.rs`).
+pub fn mirror_bin() -> PathBuf {
+    example_bin("mirror")
 }
 
 /// Where cargo puts debug builds.
@@ -321,6 +329,34 @@ impl Drop for Server {
     }
 }
 
+/// A psql session holding locks ([`TestEnv::hold_lock`]); killed, and its
+/// locks released, when dropped.
+pub struct LockHolder {
+    child: Option<std::process::Child>,
+}
+
+impl LockHolder {
+    /// Waits until the session commits after its sleep; whether it ended
+    /// well.
+    pub async fn finish(mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .is_ok_and(|status| status.is_ok_and(|s| s.success()))
+    }
+}
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// What an `anitrack-server` CLI invocation did.
 #[derive(Debug)]
 pub struct CliOutput {
@@ -384,7 +420,7 @@ pub fn client_over(
         .default_headers(headers)
         .build()
         .unwrap_or_else(|e| panic!("reqwest client: {e}"));
-    anitrack_client::Client::new_with_client(base_url, http)
+    anitrack_client::Client::new_with_client(base_url, http, anitrack_client::Hooks::default())
 }
 
 /// A test's world: its own database and server, and clients for it.
@@ -445,7 +481,7 @@ impl TestEnv {
 
     /// The generated client without credentials.
     pub fn anonymous(&self) -> anitrack_client::Client {
-        anitrack_client::Client::new(&self.server.base_url())
+        anitrack_client::Client::new(&self.server.base_url(), anitrack_client::Hooks::default())
     }
 
     /// The generated client sending `Authorization: Bearer <token>`.
@@ -508,6 +544,32 @@ impl TestEnv {
     /// (for SQL that must run beside a request, such as holding a lock).
     pub fn psql_command(&self, sql: &str) -> std::process::Command {
         self.sql().command(sql)
+    }
+
+    /// Runs `lock` (a statement such as `SELECT 1 FROM rate_limits FOR
+    /// UPDATE`) in a psql transaction that then sleeps `seconds` before it
+    /// commits; returns once that session is asleep holding the locks. For
+    /// requests that must wait on a lock, or time out on it.
+    pub async fn hold_lock(&self, lock: &str, seconds: u32) -> LockHolder {
+        let marker = format!("pg_sleep({seconds}) /* lock holder */");
+        let child = self
+            .psql_command(&format!("BEGIN; {lock}; SELECT {marker}; COMMIT;"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+        let holder = LockHolder { child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // This database's session only: other tests share the cluster.
+        while self.psql_value(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%{marker}%' \
+             AND state = 'active' AND datname = current_database() \
+             AND pid <> pg_backend_pid()"
+        )) != "1"
+        {
+            assert!(Instant::now() < deadline, "the lock holder never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        holder
     }
 
     /// The one SQL runner (`anitrack_pg::Psql`) on this test's database.

@@ -25,20 +25,14 @@ pub fn new_entry(anime_id: i64, status: ListStatus) -> types::builder::NewListEn
         .status(status)
 }
 
-/// An empty PATCH body; the builder adds the fields to change.
-pub fn patch() -> types::builder::ListEntryPatch {
-    types::ListEntryPatch::builder()
+/// An empty PATCH body; its setters add the fields to change.
+pub fn patch() -> types::ListEntryPatch {
+    types::ListEntryPatch::default()
 }
 
-/// Notes for a new entry (at most 2,000 characters: the client's type
-/// refuses more).
+/// Notes for a new entry or a PATCH (at most 2,000 characters: the
+/// client's type refuses more).
 pub fn notes(text: &str) -> types::NewListEntryNotes {
-    text.parse()
-        .unwrap_or_else(|e| panic!("notes {text:?}: {e}"))
-}
-
-/// Notes for a PATCH body.
-pub fn patch_notes(text: &str) -> types::ListEntryPatchNotes {
     text.parse()
         .unwrap_or_else(|e| panic!("notes {text:?}: {e}"))
 }
@@ -170,9 +164,9 @@ impl World {
     }
 
     /// `PATCH /list/{entry_id}` with a body the client's `ListEntryPatch`
-    /// cannot hold: an explicit `null`, which the contract reads as "clear
-    /// the field" (the client's `None` is skipped, so it can only leave a
-    /// field out), a wrong JSON type, or fields PATCH does not own.
+    /// cannot hold: a wrong JSON type, an explicit `null` for a field that
+    /// cannot be cleared, or fields PATCH does not own. (A `null` that
+    /// clears is `Patch::Clear`; the `client` area sends it that way.)
     pub async fn patch_json(&self, entry_id: i64, body: &Value) -> (u16, Value) {
         let path = format!("/api/v1/list/{entry_id}");
         let (status, text) = self

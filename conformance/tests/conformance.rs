@@ -13,6 +13,8 @@ mod browser;
 mod catalog;
 #[path = "conformance/cli.rs"]
 mod cli;
+#[path = "conformance/client.rs"]
+mod client;
 #[path = "conformance/corrections.rs"]
 mod corrections;
 #[path = "conformance/docs.rs"]

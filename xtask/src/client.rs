@@ -1,25 +1,41 @@
 //! `cargo xtask client generate|check`: the progenitor client in
 //! client/src/generated.rs, generated from the committed spec/openapi.json.
-//! client/src/lib.rs is written by hand around it: the two wire types that
+//! The rest of client/src/ is written by hand around it: the two wire types that
 //! carry a secret (a password, a token) are replaced by types of its own
-//! whose `Debug` prints the secret redacted.
+//! whose `Debug` prints the secret redacted, the PATCH body by one that can
+//! send an explicit `null`, and the client carries `crate::Hooks` (the
+//! opt-in retries), whose `ClientHooks` implementation is hand-written too.
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
 use crate::workspace;
 
 const CLIENT_PATH: &str = "client/src/generated.rs";
 
-/// Schemas the generator leaves to hand-written types in client/src/secrets.rs.
-const SECRET_CARRYING: [&str; 2] = ["TokenIssueRequest", "NewToken"];
+/// Schemas the generator leaves to hand-written types, and those types.
+/// The secret-carrying ones (client/src/secrets.rs) redact their `Debug`;
+/// `ListEntryPatch` (client/src/patch.rs) tells an absent field from an
+/// explicit `null`, which the contract reads as "clear it": typify's
+/// `Option` skipped when `None` can only leave a field out.
+const REPLACED: [(&str, &str); 3] = [
+    ("TokenIssueRequest", "crate::secrets::TokenIssueRequest"),
+    ("NewToken", "crate::secrets::NewToken"),
+    ("ListEntryPatch", "crate::patch::ListEntryPatch"),
+];
+
+/// The client's own state beside the `reqwest::Client` (`Client::inner()`),
+/// read by the hand-written `ClientHooks` implementation (client/src/retry.rs).
+const HOOKS_TYPE: &str = "crate::Hooks";
 
 /// Optional request arrays whose `[]` means something (a PATCH with
 /// `"tags": []` removes every tag), as (schema, property). typify makes an
 /// optional array that cannot be null a `Vec` that is left out when empty,
 /// which could not send that `[]`; these stay `Option<Vec<_>>`, as they
-/// were while the document (wrongly) called them nullable.
+/// were while the document (wrongly) called them nullable. The PATCH body
+/// itself is hand-written now (see [`REPLACED`]), but typify matches the
+/// schema, not the property: `NewListEntry`'s `tags` keeps the type.
 const ARRAYS_WHOSE_EMPTY_COUNTS: [(&str, &str, &str); 1] = [(
     "ListEntryPatch",
     "tags",
@@ -57,11 +73,17 @@ fn fresh() -> anyhow::Result<String> {
     let document: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", spec_path.display()))?;
     let mut settings = GenerationSettings::default();
+    let hooks: proc_macro2::TokenStream = HOOKS_TYPE
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{HOOKS_TYPE} is not a Rust path: {e}"))?;
     settings
         .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged);
-    for name in SECRET_CARRYING {
-        settings.with_replacement(name, format!("crate::secrets::{name}"), std::iter::empty());
+        .with_tag(TagStyle::Merged)
+        .with_inner_type(hooks)
+        // No default `impl ClientHooks for &Client`: the crate's own must exist.
+        .with_hooks(HooksMode::Expected);
+    for (name, rust_type) in REPLACED {
+        settings.with_replacement(name, rust_type, std::iter::empty());
     }
     for (schema, property, rust_type) in ARRAYS_WHOSE_EMPTY_COUNTS {
         // typify matches the schema without its description: every property

@@ -15,7 +15,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anitrack_conformance::harness::{ADMIN_URL_ENV, MIRROR_BIN_ENV, SERVER_BIN_ENV};
+use anitrack_conformance::harness::{ADMIN_URL_ENV, EXAMPLES_DIR_ENV, SERVER_BIN_ENV};
 use anitrack_pg::PgCluster;
 use anyhow::{Context, bail};
 
@@ -110,18 +110,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !built {
         bail!("0 passed, 1 failed: the server does not build");
     }
-    // The suite runs the example mirror as a real process (and kills it).
+    // The suite runs the client's examples as real processes: the mirror
+    // (and kills it), the README's example as written.
     step(
-        "example mirror builds",
+        "client examples build",
         cargo(
             &root,
-            &[
-                "build",
-                "--package",
-                "anitrack-client",
-                "--example",
-                "mirror",
-            ],
+            &["build", "--package", "anitrack-client", "--examples"],
         ),
     );
 
@@ -240,10 +235,7 @@ fn run_tests(
     let server_bin = workspace::target_dir()
         .join("debug")
         .join("anitrack-server");
-    let mirror_bin = workspace::target_dir()
-        .join("debug")
-        .join("examples")
-        .join("mirror");
+    let examples_dir = workspace::target_dir().join("debug").join("examples");
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .args(["test", "--no-fail-fast"])
@@ -251,7 +243,7 @@ fn run_tests(
         .current_dir(root)
         .env(ADMIN_URL_ENV, cluster.url("postgres"))
         .env(SERVER_BIN_ENV, &server_bin)
-        .env(MIRROR_BIN_ENV, &mirror_bin)
+        .env(EXAMPLES_DIR_ENV, &examples_dir)
         // Snapshots are reviewed like code: never write them during a gate run.
         .env("INSTA_UPDATE", "no")
         .stdout(Stdio::piped())

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::{Catalog, Server, client_over, run_server_cli};
 use anitrack_conformance::pg::{PgCluster, Psql};
-use anitrack_conformance::world::{
-    DEMON_SLAYER, FMAB, World, new_entry, notes, patch, patch_notes,
-};
+use anitrack_conformance::world::{DEMON_SLAYER, FMAB, World, new_entry, notes, patch};
 use serde_json::json;
 
 use crate::support::{PASSWORD, TestEnv, api_error_json, error_response, head, refusal_json};
@@ -508,7 +506,7 @@ async fn kill_9_mid_write_loses_no_acknowledged_write() {
                         let patched = client
                             .list_entry_update()
                             .entry_id(slot.0)
-                            .body(patch().notes(patch_notes(&written)))
+                            .body(patch().notes(notes(&written)))
                             .send()
                             .await;
                         match patched {

@@ -3,7 +3,7 @@
 
 use anitrack_client::types::{self, ListStatus};
 use anitrack_conformance::world::{
-    DEMON_SLAYER, FMAB, ONE_PIECE, World, date, new_entry, notes, patch, patch_notes, tags,
+    DEMON_SLAYER, FMAB, ONE_PIECE, World, date, new_entry, notes, patch, tags,
 };
 use serde_json::{Value, json};
 
@@ -231,7 +231,7 @@ async fn reaching_the_episode_count_completes_the_entry_and_counts_rewatches() {
     );
 
     let client = world.client();
-    let update = |body: types::builder::ListEntryPatch| {
+    let update = |body: types::ListEntryPatch| {
         client
             .list_entry_update()
             .entry_id(entry.id)
@@ -298,8 +298,8 @@ async fn patch_is_partial_null_clears_and_foreign_fields_are_ignored() {
     // Compared key by key with the raw answers below.
     let entry = serde_json::to_value(&entry).expect("the entry as JSON");
 
-    // Explicit nulls and fields PATCH does not own: the client's
-    // ListEntryPatch can send neither.
+    // Fields PATCH does not own, which the client's ListEntryPatch cannot
+    // send, beside explicit nulls (`Patch::Clear` there: the `client` area).
     let (status, patched) = world
         .patch_json(
             id,
@@ -343,9 +343,8 @@ async fn updated_at_moves_only_on_an_effective_change_and_orders_the_list() {
     assert_eq!(listed_ids(client.list_entries()).await, [c.id, b.id, a.id]);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let update = |body: types::builder::ListEntryPatch| {
-        client.list_entry_update().entry_id(a.id).body(body).send()
-    };
+    let update =
+        |body: types::ListEntryPatch| client.list_entry_update().entry_id(a.id).body(body).send();
     let same = update(patch().status(ListStatus::Watching))
         .await
         .expect("same status")
@@ -623,7 +622,7 @@ async fn concurrent_patches_of_different_fields_lose_nothing() {
     for round in 0..10 {
         let bodies = [
             patch().score(round),
-            patch().notes(patch_notes(&format!("round {round}"))),
+            patch().notes(notes(&format!("round {round}"))),
             patch().progress(round),
         ];
         let mut tasks = Vec::new();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anitrack_client::types::{self, ListStatus};
-use anitrack_conformance::harness::mirror_bin;
+use anitrack_conformance::harness::{LockHolder, mirror_bin};
 use anitrack_conformance::world::{FMAB, ONE_PIECE, World, new_entry, patch};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
@@ -385,8 +385,8 @@ fn writer(
                 let times = if roll < 10 { 2 } else { 1 };
                 for _ in 0..times {
                     let body = patch()
-                        .score(Some(rng.random_range(0..=100)))
-                        .is_private(Some(rng.random_bool(0.5)));
+                        .score(rng.random_range(0..=100))
+                        .is_private(rng.random_bool(0.5));
                     client
                         .list_entry_update()
                         .entry_id(entry_id)
@@ -591,34 +591,22 @@ async fn entries_of(world: &World, anime_id: i64) -> Vec<types::ListEntry> {
 
 /// Holds the account's feed row locked for `seconds`, so that every list
 /// write of the account waits inside the server; returns once it is held.
-async fn hold_the_feed(world: &World, seconds: u32) -> std::process::Child {
-    let holder = world
+async fn hold_the_feed(world: &World, seconds: u32) -> LockHolder {
+    world
         .env
-        .psql_command(&format!(
-            "BEGIN; SELECT last_seq FROM list_feeds WHERE account_id = \
-             (SELECT id FROM accounts WHERE email = 'lister@example.test') FOR UPDATE; \
-             SELECT pg_sleep({seconds}); COMMIT;"
-        ))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("psql");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while world.env.psql_value(&format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep({seconds})%' \
-         AND state = 'active' AND pid <> pg_backend_pid()"
-    )) != "1"
-    {
-        assert!(Instant::now() < deadline, "the lock holder never started");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    holder
+        .hold_lock(
+            "SELECT last_seq FROM list_feeds WHERE account_id = \
+             (SELECT id FROM accounts WHERE email = 'lister@example.test') FOR UPDATE",
+            seconds,
+        )
+        .await
 }
 
 /// Starts the write `args`, waits until the server holds it (waiting on the
 /// feed row), kills the mirror with its request in flight, and lets the
 /// lock go: the server then finishes the write and keeps its answer.
 async fn kill_in_flight(world: &World, mirror: &Mirror, args: &[&str]) {
-    let mut holder = hold_the_feed(world, 2).await;
+    let holder = hold_the_feed(world, 2).await;
     let mut child = mirror.spawn(args);
     let deadline = Instant::now() + Duration::from_secs(10);
     while world.env.psql_value(
@@ -638,11 +626,7 @@ async fn kill_in_flight(world: &World, mirror: &Mirror, args: &[&str]) {
         mirror.pending().exists(),
         "a write in flight has its key stored"
     );
-    let status = tokio::task::spawn_blocking(move || holder.wait())
-        .await
-        .expect("join")
-        .expect("the lock holder");
-    assert!(status.success(), "the lock holder failed");
+    assert!(holder.finish().await, "the lock holder failed");
 }
 
 #[tokio::test]
@@ -800,7 +784,7 @@ async fn a_mirror_behind_the_purged_tombstones_starts_over_and_converges() {
         client
             .list_entry_update()
             .entry_id(*entry_id)
-            .body(patch().score(Some(42)))
+            .body(patch().score(42))
             .send()
             .await
             .expect("PATCH");

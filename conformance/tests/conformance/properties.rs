@@ -521,8 +521,8 @@ fn list_update_answers_every_body_by_the_contract() {
     let world = runtime.block_on(World::unthrottled());
     let anime_id = runtime.block_on(world.anime(DEMON_SLAYER));
     let entry = runtime.block_on(world.add(new_entry(anime_id, ListStatus::Watching)));
-    // Sent raw: its nulls clear the fields, and the client's ListEntryPatch
-    // can only leave a field out.
+    // Sent raw: the cases hold wrong JSON types and fields PATCH does not
+    // own, which the client's ListEntryPatch cannot send.
     let baseline = json!({
         "status": "watching", "score": null, "progress": 0, "started_at": null, "completed_at": null,
         "notes": null, "is_private": false, "is_rewatching": false, "rewatch_count": 0, "tags": [],

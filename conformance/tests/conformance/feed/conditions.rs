@@ -107,7 +107,7 @@ async fn a_stale_if_match_is_412_and_writes_nothing() {
     let client = world.client();
     let anime = anime_ids(&world.env, 1).await[0];
     let (id, first) = added(&client, anime).await;
-    let update = |tag: &str, body: types::builder::ListEntryPatch| {
+    let update = |tag: &str, body: types::ListEntryPatch| {
         client
             .list_entry_update()
             .entry_id(id)

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anitrack_client::types::ListStatus;
 use anitrack_conformance::harness::client_over;
-use anitrack_conformance::world::{World, new_entry, patch, patch_notes, tags};
+use anitrack_conformance::world::{World, new_entry, notes, patch, tags};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -239,7 +239,7 @@ impl Scene {
                 let body = match edit {
                     Edit::Progress(n) => patch().progress(*n),
                     Edit::Score(n) => patch().score(*n),
-                    Edit::Notes(text) => patch().notes(patch_notes(text)),
+                    Edit::Notes(text) => patch().notes(notes(text)),
                     Edit::Status(status) => patch().status(*status),
                     Edit::Private(private) => patch().is_private(*private),
                     Edit::Tags(items) => {

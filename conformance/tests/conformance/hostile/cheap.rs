@@ -176,24 +176,9 @@ async fn a_locked_rate_limit_row_costs_a_quick_503_not_a_hung_request() {
     .await;
     let token = env.user_with_token("locked@example.test").await;
     assert_eq!(user_status(&env, &token).await, 200);
-    let mut holder = env
-        .psql_command(
-            "BEGIN; SELECT 1 FROM rate_limits FOR UPDATE; \
-             SELECT pg_sleep(10); COMMIT;",
-        )
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("psql");
-    // Wait until the lock is held.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env.psql_value(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(10)%' \
-         AND state = 'active' AND pid <> pg_backend_pid()",
-    ) != "1"
-    {
-        assert!(Instant::now() < deadline, "the lock holder never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let holder = env
+        .hold_lock("SELECT 1 FROM rate_limits FOR UPDATE", 10)
+        .await;
     let started = Instant::now();
     let response = env
         .http
@@ -203,8 +188,7 @@ async fn a_locked_rate_limit_row_costs_a_quick_503_not_a_hung_request() {
         .await
         .expect("send");
     let took = started.elapsed();
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     println!("hostile: a request behind a held rate-limit row answered in {took:?}");
     assert_eq!(response.status().as_u16(), 503);
     assert!(response.headers().contains_key("retry-after"));
