@@ -38,3 +38,12 @@ pub fn diff_summary(old: &str, new: &str) -> String {
     }
     lines.join("\n")
 }
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
