@@ -53,15 +53,7 @@ fn write() -> anyhow::Result<()> {
              run `git fetch --unshallow` first"
         );
     }
-    let path = workspace::root().join(PATH);
-    let changed = workspace::write_if_changed(&path, &render()?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{} {}",
-        if changed { "wrote" } else { "unchanged" },
-        path.display()
-    );
-    Ok(())
+    workspace::write_generated(PATH, &render()?)
 }
 
 pub fn check() -> anyhow::Result<()> {
@@ -77,8 +69,8 @@ pub fn check() -> anyhow::Result<()> {
     };
     if recorded != actual {
         bail!(
-            "{PATH} is stale: its newest entry describes a {SPEC} with SHA-256 {}…, the \
-             committed one's is {}…; run `{WRITE}` and commit {PATH}",
+            "{PATH} is stale: its newest entry describes a {SPEC} with SHA-256 {}…, but \
+             {SPEC} has {}…; run `{WRITE}` and commit {PATH} with the document",
             &recorded[..recorded.len().min(12)],
             &actual[..12]
         );

@@ -79,15 +79,7 @@ fn fresh() -> anyhow::Result<String> {
 }
 
 pub fn generate() -> anyhow::Result<()> {
-    let path = workspace::root().join(anitrack_spec::document::COMMITTED_PATH);
-    let changed = workspace::write_if_changed(&path, &fresh()?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{} {}",
-        if changed { "wrote" } else { "unchanged" },
-        path.display()
-    );
-    Ok(())
+    workspace::write_generated(anitrack_spec::document::COMMITTED_PATH, &fresh()?)
 }
 
 pub fn check() -> anyhow::Result<()> {

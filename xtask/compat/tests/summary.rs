@@ -41,7 +41,7 @@ fn an_added_operation_is_named_with_its_operation_id() {
         "responses": {"200": {"description": "ok"}}}});
     assert_eq!(
         text(&new),
-        "Operations\n  GET /list/changes: operation added (list_changes)\n\
+        "Operations\n  GET /list/changes: operation added (`list_changes`)\n\
          Breaking: none (by the rules of `cargo xtask openapi compat`)\n"
     );
 }

@@ -17,7 +17,7 @@
 //! let summary = anitrack_compat::summary::summarize(&old, &new, &[]);
 //! assert_eq!(
 //!     summary.text(),
-//!     "Operations\n  GET /a: operation added (a_view)\n\
+//!     "Operations\n  GET /a: operation added (`a_view`)\n\
 //!      Breaking: none (by the rules of `cargo xtask openapi compat`)\n"
 //! );
 //! ```
@@ -151,7 +151,7 @@ pub fn summarize(old: &Value, new: &Value, corrections: &[Correction]) -> Summar
                 .and_then(|p| new.pointer(p))
                 .and_then(|op| op["operationId"].as_str())
         {
-            what = format!("{what} ({id})");
+            what = format!("{what} (`{id}`)");
         }
         lines.add(Group::of(change.kind), at, what);
     }

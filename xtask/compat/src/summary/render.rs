@@ -146,7 +146,8 @@ pub fn escape_markdown(text: &str) -> String {
             rest = &rest[len..];
             continue;
         }
-        if matches!(c, '\\' | '*' | '_' | '<' | '[' | ']') {
+        // An underscore inside a word is no emphasis: `page_size` stays.
+        if matches!(c, '\\' | '*' | '<' | '[' | ']') {
             out.push('\\');
         }
         out.push(c);
@@ -211,8 +212,8 @@ mod tests {
     #[test]
     fn markup_is_escaped_outside_code_spans_only() {
         assert_eq!(
-            escape_markdown(r#"pattern "^[^\\u0000\"]*$" for `page_size` in Option<T> *now*"#),
-            r#"pattern `"^[^\\u0000\"]*$"` for `page_size` in Option\<T> \*now\*"#
+            escape_markdown(r#"pattern "^[^\\u0000\"]*$" for `page_size` in Option<T> *now* a_b"#),
+            r#"pattern `"^[^\\u0000\"]*$"` for `page_size` in Option\<T> \*now\* a_b"#
         );
         assert_eq!(escape_markdown(r#"a "b"#), r#"a "b"#);
     }
