@@ -178,6 +178,14 @@ fn default_base(head_rev: Option<&str>, head: &Version) -> anyhow::Result<Option
         bail!("no commit of {rev} changed {SPEC}: pass --base");
     };
     if last.parents == 0 {
+        // A shallow clone's oldest commit looks like the first one.
+        if git::shallow()? {
+            bail!(
+                "this clone is shallow: the history before {} is cut, so its change to {SPEC} \
+                 cannot be read; pass --base or run `git fetch --unshallow`",
+                last.short
+            );
+        }
         return Ok(None);
     }
     let mut version = Version::at(&format!("{}^1", last.hash))?;
