@@ -133,15 +133,7 @@ fn rustfmt(source: &str) -> anyhow::Result<String> {
 }
 
 pub fn generate() -> anyhow::Result<()> {
-    let path = workspace::root().join(CLIENT_PATH);
-    let changed = workspace::write_if_changed(&path, &fresh()?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{} {}",
-        if changed { "wrote" } else { "unchanged" },
-        path.display()
-    );
-    Ok(())
+    workspace::write_generated(CLIENT_PATH, &fresh()?)
 }
 
 pub fn check() -> anyhow::Result<()> {

@@ -2,7 +2,8 @@
 //!
 //! Steps, each reported on one line: formatting, clippy, the dependencies'
 //! licenses, bans and sources (cargo-deny), the committed document and client
-//! are current, the document is additive-only over v1, lints clean under
+//! are current, the document is additive-only over v1 and its changes are
+//! summarised in docs/api-changes.md, lints clean under
 //! Redocly's and Spectral's rules and gives TypeScript types an integrator's
 //! code type-checks against, the vendored renderer of `/docs` is as
 //! vendored, the server and the example mirror build, then every test of
@@ -88,6 +89,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     step(
         "v1 additive-only (baseline spec/baseline/v1.json)",
         openapi::compat_with_baseline(),
+    );
+    step(
+        "API changes recorded (docs/api-changes.md)",
+        crate::api_changes::check(),
     );
     step(
         "vendored API reference renderer (server/assets/docs)",

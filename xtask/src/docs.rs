@@ -18,7 +18,6 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use crate::workspace;
 
@@ -65,13 +64,6 @@ pub fn run(action: Action) -> anyhow::Result<()> {
 
 fn dir() -> PathBuf {
     workspace::root().join(DIR)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn npm_works() -> bool {
@@ -145,7 +137,7 @@ pub fn vendor() -> anyhow::Result<()> {
         let bytes = std::fs::read(unpacked.join(inside))
             .with_context(|| format!("{inside} is missing from {filename}"))?;
         write_bytes_if_changed(&dir.join(name), &bytes)?;
-        checksums.insert(name.to_string(), sha256_hex(&bytes));
+        checksums.insert(name.to_string(), workspace::sha256_hex(&bytes));
         println!("docs: {DIR}/{name} ({} bytes)", bytes.len());
     }
     let manifest = json!({
@@ -196,7 +188,7 @@ fn check_against(manifest: &Value, dir: &Path) -> anyhow::Result<()> {
     for (_, name) in FILES {
         let recorded = manifest["sha256"][name].as_str().unwrap_or("(none)");
         let actual = match std::fs::read(dir.join(name)) {
-            Ok(bytes) => sha256_hex(&bytes),
+            Ok(bytes) => workspace::sha256_hex(&bytes),
             Err(_) => "(missing)".to_string(),
         };
         if actual != recorded {
@@ -220,7 +212,12 @@ mod tests {
     fn manifest_for(dir: &Path) -> Value {
         let sums: BTreeMap<&str, String> = FILES
             .iter()
-            .map(|(_, name)| (*name, sha256_hex(&std::fs::read(dir.join(name)).unwrap())))
+            .map(|(_, name)| {
+                (
+                    *name,
+                    workspace::sha256_hex(&std::fs::read(dir.join(name)).unwrap()),
+                )
+            })
             .collect();
         json!({"package": PACKAGE, "version": VERSION, "sha256": sums})
     }

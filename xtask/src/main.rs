@@ -1,11 +1,14 @@
 //! `cargo xtask`: the project's developer commands.
 
+mod api_changes;
+mod api_diff;
 mod bench;
 mod client;
 mod conformance;
 mod deny;
 mod dev;
 mod docs;
+mod git;
 mod install;
 mod npm;
 mod openapi;
@@ -32,7 +35,8 @@ enum Command {
     /// against a live server on a private PostgreSQL.
     Conformance(conformance::Args),
     /// The published OpenAPI document (spec/openapi.json): generate, check,
-    /// the v1 compatibility gate, the linters, the TypeScript types.
+    /// the v1 compatibility gate, the reviewer's diff and docs/api-changes.md,
+    /// the linters, the TypeScript types.
     Openapi {
         #[command(subcommand)]
         action: openapi::Action,

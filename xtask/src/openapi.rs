@@ -1,4 +1,4 @@
-//! `cargo xtask openapi generate|check|compat|lint|typescript`.
+//! `cargo xtask openapi generate|check|compat|diff|changes|lint|typescript`.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,16 @@ pub enum Action {
         #[arg(long)]
         corrections: Option<PathBuf>,
     },
+    /// Summarise the change to spec/openapi.json between two revisions for
+    /// a reviewer: operations, parameters, headers, fields, statuses, enum
+    /// values, constraints, descriptions, and what breaks by the rules of
+    /// `compat`.
+    Diff(crate::api_diff::Args),
+    /// docs/api-changes.md: the summary of every change to the document.
+    Changes {
+        #[command(subcommand)]
+        action: crate::api_changes::Action,
+    },
     /// Lint spec/openapi.json as integrators do: Redocly's recommended rules
     /// and Spectral's `spectral:oas`; any error or warning fails. The tools
     /// are pinned in xtask/npm/package-lock.json and installed there by
@@ -52,6 +62,8 @@ pub fn run(action: Action) -> anyhow::Result<()> {
         Action::Typescript => crate::npm::typescript(),
         Action::Generate => generate(),
         Action::Check => check(),
+        Action::Diff(args) => crate::api_diff::run(args),
+        Action::Changes { action } => crate::api_changes::run(action),
         Action::Compat {
             old,
             new,
@@ -67,15 +79,7 @@ fn fresh() -> anyhow::Result<String> {
 }
 
 pub fn generate() -> anyhow::Result<()> {
-    let path = workspace::root().join(anitrack_spec::document::COMMITTED_PATH);
-    let changed = workspace::write_if_changed(&path, &fresh()?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{} {}",
-        if changed { "wrote" } else { "unchanged" },
-        path.display()
-    );
-    Ok(())
+    workspace::write_generated(anitrack_spec::document::COMMITTED_PATH, &fresh()?)
 }
 
 pub fn check() -> anyhow::Result<()> {
@@ -185,14 +189,15 @@ pub fn compat(
 fn load(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let document: Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// An OpenAPI 3 document's text, read as JSON; `label` names it in errors.
+pub fn parse(text: &str, label: &str) -> anyhow::Result<Value> {
+    let document: Value = serde_json::from_str(text).with_context(|| format!("parsing {label}"))?;
     let version = document["openapi"].as_str().unwrap_or_default();
     if !version.starts_with("3.") || !document["paths"].is_object() {
-        bail!(
-            "{} is not an OpenAPI 3 document (no `openapi: 3.x` or no `paths`)",
-            path.display()
-        );
+        bail!("{label} is not an OpenAPI 3 document (no `openapi: 3.x` or no `paths`)");
     }
     Ok(document)
 }

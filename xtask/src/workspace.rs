@@ -28,6 +28,21 @@ pub fn write_if_changed(path: &std::path::Path, content: &str) -> anyhow::Result
     Ok(true)
 }
 
+/// Writes a generated file (`relative` to the root) if it changed, and
+/// says whether it did.
+pub fn write_generated(relative: &str, content: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let path = root().join(relative);
+    let changed =
+        write_if_changed(&path, content).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "{} {}",
+        if changed { "wrote" } else { "unchanged" },
+        path.display()
+    );
+    Ok(())
+}
+
 /// A short unified diff, for staleness errors.
 pub fn diff_summary(old: &str, new: &str) -> String {
     let diff = similar::TextDiff::from_lines(old, new);
@@ -37,4 +52,13 @@ pub fn diff_summary(old: &str, new: &str) -> String {
         lines.push("...");
     }
     lines.join("\n")
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

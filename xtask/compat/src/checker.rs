@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::{Dir, Finding, Report};
+use crate::{Change, Dir, Finding, Kind, Report};
 
 /// Which document a node was read from.
 #[derive(Clone, Copy)]
@@ -24,6 +24,8 @@ pub(crate) struct Checker<'d> {
     /// the current top-level comparison: stops `$ref` cycles.
     pub(crate) visited: BTreeSet<(Vec<String>, Vec<String>, Dir)>,
     findings: BTreeMap<(String, String), BTreeSet<String>>,
+    /// What changed without breaking: (kind, pointer, message) to contexts.
+    changes: BTreeMap<(Kind, String, String), BTreeSet<String>>,
     /// The findings (pointer, message) that narrow the values a request may
     /// hold: the only kind a correction may excuse.
     narrowings: BTreeSet<(String, String)>,
@@ -45,6 +47,7 @@ impl<'d> Checker<'d> {
             context: String::new(),
             visited: BTreeSet::new(),
             findings: BTreeMap::new(),
+            changes: BTreeMap::new(),
             narrowings: BTreeSet::new(),
             usage: BTreeMap::new(),
             kept: 0,
@@ -72,6 +75,16 @@ impl<'d> Checker<'d> {
                     used_by: used_by.into_iter().filter(|c| !c.is_empty()).collect(),
                 })
                 .collect(),
+            changes: self
+                .changes
+                .into_iter()
+                .map(|((kind, pointer, message), used_by)| Change {
+                    kind,
+                    pointer,
+                    message,
+                    used_by: used_by.into_iter().filter(|c| !c.is_empty()).collect(),
+                })
+                .collect(),
             kept: self.kept,
             added: self.added,
             usage: self.usage,
@@ -81,6 +94,19 @@ impl<'d> Checker<'d> {
     pub(crate) fn breaking(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
         self.findings
             .entry((pointer.into(), message.into()))
+            .or_default()
+            .insert(self.context.clone());
+    }
+
+    /// A change that breaks no v1 client (see [`Change`]).
+    pub(crate) fn additive(
+        &mut self,
+        kind: Kind,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.changes
+            .entry((kind, pointer.into(), message.into()))
             .or_default()
             .insert(self.context.clone());
     }

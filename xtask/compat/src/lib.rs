@@ -26,6 +26,13 @@
 //! Each finding names a JSON pointer: into the candidate for what changed,
 //! into the baseline for what is gone.
 //!
+//! Where a rule decides a change does not break, it records it as a
+//! [`Change`] (an operation, parameter, header, status or field added, an
+//! input widened, an output narrowed, an enum value accepted): the
+//! [`summary`] a reviewer reads (`cargo xtask openapi diff`,
+//! `docs/api-changes.md`) is made of the findings and these, so it never
+//! calls breaking what the gate passes, or the reverse.
+//!
 //! A narrowed input the server always refused (a constraint the baseline
 //! left out) is not a break; [`corrections`] excuses exactly the findings a
 //! reviewed list names, and fails on a listed one that no longer occurs.
@@ -33,7 +40,7 @@
 //! The walk is split by concern: `operations` pairs paths, operations,
 //! parameters, bodies, responses and security schemes; `schema` resolves and
 //! compares the schemas they use; `ranges` orders numeric and length bounds;
-//! `report` holds what comes out.
+//! `report` holds what comes out; `summary` words it for a reviewer.
 //!
 //! ```
 //! let baseline = serde_json::json!({"openapi": "3.0.3", "paths": {}});
@@ -52,11 +59,12 @@ mod pointer;
 mod ranges;
 mod report;
 mod schema;
+pub mod summary;
 
 use serde_json::Value;
 
 use crate::checker::Checker;
-pub use crate::report::{Finding, Report, Verdict};
+pub use crate::report::{Change, Finding, Kind, Report, Verdict};
 
 /// Which side of the wire a schema is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

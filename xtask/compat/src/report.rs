@@ -45,12 +45,51 @@ impl fmt::Display for Finding {
     }
 }
 
+/// What part of the API a [`Change`] touches: the groups of a
+/// [`Summary`](crate::summary::Summary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// An operation (added, its path's spelling).
+    Operation,
+    /// A request parameter, or the request body and its media types.
+    Parameter,
+    /// A response header.
+    Header,
+    /// A response status, body or media type.
+    Status,
+    /// A property, its requiredness or nullability, array items, variants.
+    Field,
+    /// Enum values.
+    Enum,
+    /// Bounds, lengths, counts, patterns.
+    Constraint,
+    /// The authentication an operation accepts.
+    Security,
+}
+
+/// A change the gate saw and found not breaking: something added, an input
+/// loosened, an output tightened. Recorded where the gate decides, so the
+/// rule that calls a change breaking is the rule that calls it not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub kind: Kind,
+    /// JSON pointer (`#/...`) of the changed element: in the candidate, or
+    /// in the baseline when the element is gone.
+    pub pointer: String,
+    /// What changed.
+    pub message: String,
+    /// The operations (and the part of each) through which it was reached.
+    pub used_by: Vec<String>,
+}
+
 /// The result of [`compare`](crate::compare).
 #[derive(Debug)]
 pub struct Report {
     /// Breaking changes, sorted by pointer; empty when the candidate is
     /// additive-only.
     pub findings: Vec<Finding>,
+    /// Every change that is not breaking, sorted by kind and pointer.
+    pub changes: Vec<Change>,
     /// Baseline operations present in the candidate.
     pub kept: usize,
     /// Candidate operations absent from the baseline.
@@ -140,6 +179,7 @@ mod tests {
     fn the_verdict_counts_findings_or_what_was_compared() {
         let mut report = Report {
             findings: vec![finding(&[])],
+            changes: Vec::new(),
             kept: 13,
             added: 1,
             usage: BTreeMap::from([("#/a".to_string(), BTreeSet::from([Dir::Request]))]),

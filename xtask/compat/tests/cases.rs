@@ -5,14 +5,16 @@
 //! tests/cases/<suite>/old.json               the baseline document
 //! tests/cases/<suite>/<case>/change.json     an RFC 6902 JSON Patch: old.json becomes the candidate
 //! tests/cases/<suite>/<case>/expected.txt    one line per finding, then the verdict
+//! tests/cases/<suite>/<case>/summary.txt     what `cargo xtask openapi diff` says about the change
 //! tests/cases/<suite>/<case>/corrections.json optional: corrections applied before the verdict
 //! ```
 //!
 //! drift keeps its cases the same way (a document, many patches, the
 //! expected output of each). A case directory without both files, or a
 //! suite without `old.json`, fails the run rather than being skipped.
-//! `BLESS=1` rewrites `expected.txt` with what the gate says now: for a new
-//! case, never to make a changed rule pass unread.
+//! `BLESS=1` rewrites `expected.txt` and `summary.txt` with what the gate
+//! and the summary say now: for a new case, never to make a changed rule
+//! pass unread.
 //!
 //! Every case is also shown to drift, which must find nothing breaking
 //! that the expected output does not report (see `support/drift_check.rs`).
@@ -25,6 +27,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use anitrack_compat::compare;
+use anitrack_compat::summary::summarize;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 use support::{CrossCheck, cross_check, read_json, rendered, rendered_with};
@@ -67,29 +70,49 @@ fn run_case(suite: &Path, case: &Path, old: &Value) -> Result<CrossCheck, String
     // A case may hold corrections to its baseline: the output is then the
     // report with them applied. drift still sees every finding.
     let corrections_path = case.join("corrections.json");
-    let actual = if corrections_path.is_file() {
+    let (actual, corrections) = if corrections_path.is_file() {
         let document = read_json(&corrections_path.to_string_lossy());
         let corrections = anitrack_compat::corrections::parse(&document)
             .map_err(|e| format!("{}: {e}", corrections_path.display()))?;
-        rendered_with(&report, &corrections, OLD_LABEL, NEW_LABEL)
+        let actual = rendered_with(&report, &corrections, OLD_LABEL, NEW_LABEL);
+        (actual, corrections)
     } else {
-        rendered(&report, OLD_LABEL, NEW_LABEL)
+        (rendered(&report, OLD_LABEL, NEW_LABEL), Vec::new())
     };
-    let expected_path = case.join("expected.txt");
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&expected_path, &actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(required(expected_path)).unwrap();
-    if actual != expected {
+    let name = case.strip_prefix(suite).unwrap_or(case).display();
+    blessed(&case.join("expected.txt"), &actual).map_err(|e| format!("{name}: {e}"))?;
+    // What `cargo xtask openapi diff` says about the same change: its
+    // breaking group is the gate's unexcused findings, one for one.
+    let summary = summarize(old, &new, &corrections);
+    let unexcused = anitrack_compat::corrections::apply(&report, &corrections)
+        .unexcused
+        .len();
+    if summary.breaking() != unexcused {
         return Err(format!(
-            "{}:\nexpected:\n{expected}actual:\n{actual}",
-            case.strip_prefix(suite).unwrap_or(case).display()
+            "{name}: the summary counts {} breaking changes, the gate {unexcused}",
+            summary.breaking()
         ));
     }
+    blessed(&case.join("summary.txt"), &summary.text()).map_err(|e| format!("{name}: {e}"))?;
     match cross_check(old, &new, &report) {
         CrossCheck::Missed(what) => Err(what),
         verdict => Ok(verdict),
     }
+}
+
+/// Compares `actual` with the file at `path` (written first under `BLESS`).
+fn blessed(path: &Path, actual: &str) -> Result<(), String> {
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(required(path.to_path_buf())).unwrap();
+    if actual != expected {
+        return Err(format!(
+            "{}:\nexpected:\n{expected}actual:\n{actual}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+    Ok(())
 }
 
 fn name_of(path: &Path) -> String {

@@ -4,17 +4,19 @@
 use serde_json::Value;
 
 use super::Op;
-use crate::Dir;
 use crate::checker::{Checker, Side};
 use crate::pointer::{child, resolve};
+use crate::{Dir, Kind};
 
 impl<'d> Checker<'d> {
     pub(super) fn request_body(&mut self, o: &Op<'d>, n: &Op<'d>) {
         let Some((old_body, old_ptr)) = self.body(Side::Old, o) else {
-            if let Some((new_body, new_ptr)) = self.body(Side::New, n)
-                && new_body["required"].as_bool() == Some(true)
-            {
-                self.breaking(new_ptr, "new required request body");
+            if let Some((new_body, new_ptr)) = self.body(Side::New, n) {
+                if new_body["required"].as_bool() == Some(true) {
+                    self.breaking(new_ptr, "new required request body");
+                } else {
+                    self.additive(Kind::Parameter, new_ptr, "new optional request body");
+                }
             }
             return;
         };
@@ -29,10 +31,29 @@ impl<'d> Checker<'d> {
                 format!("{new_ptr}/required"),
                 "optional request body became required",
             );
+        } else if old_body["required"].as_bool() == Some(true)
+            && new_body["required"].as_bool() != Some(true)
+        {
+            self.additive(
+                Kind::Parameter,
+                new_ptr.clone(),
+                "request body no longer required",
+            );
         }
         let Some(old_content) = old_body.get("content").and_then(Value::as_object) else {
             return;
         };
+        for media in entries(&new_body["content"])
+            .into_iter()
+            .map(|(media, _)| media)
+            .filter(|media| !old_content.contains_key(*media))
+        {
+            self.additive(
+                Kind::Parameter,
+                child(&format!("{new_ptr}/content"), media),
+                format!("request media type {media} accepted"),
+            );
+        }
         for (media, old_media) in old_content {
             let old_media_ptr = child(&format!("{old_ptr}/content"), media);
             let Some(new_media) = new_body.get("content").and_then(|c| c.get(media)) else {
@@ -100,6 +121,12 @@ impl<'d> Checker<'d> {
                         old_ptr,
                         format!("response {status} removed (v1 clients decode its body)"),
                     );
+                } else {
+                    self.additive(
+                        Kind::Status,
+                        old_ptr,
+                        format!("response {status} removed (it had no body)"),
+                    );
                 }
                 continue;
             };
@@ -107,31 +134,47 @@ impl<'d> Checker<'d> {
             self.response(status, (old_response, &old_ptr), (new_response, &new_ptr));
         }
         self.context = op_context.to_string();
-        for &(status, _) in new_responses.iter().filter(|(s, _)| s.starts_with('3')) {
-            let known = old_responses
-                .iter()
-                .any(|(s, _)| *s == status || covers(s, status));
-            if known || (status == "304" && gains_a_precondition(o.op, n.op)) {
+        for &(status, _) in &new_responses {
+            let pointer = child(&format!("{}/responses", n.ptr), status);
+            if old_responses.iter().any(|(s, _)| *s == status) {
                 continue;
             }
-            self.breaking(
-                child(&format!("{}/responses", n.ptr), status),
-                format!("new status {status} (v1 clients treat it as an unexpected response)"),
-            );
-        }
-        if old_success {
-            for &(status, _) in new_responses.iter().filter(|(s, _)| s.starts_with('2')) {
-                if !old_responses
-                    .iter()
-                    .any(|(s, _)| *s == status || covers(s, status))
-                {
+            if let Some((range, _)) = old_responses.iter().find(|(s, _)| covers(s, status)) {
+                self.additive(
+                    Kind::Status,
+                    pointer,
+                    format!("status {status} documented apart from {range}"),
+                );
+                continue;
+            }
+            if status.starts_with('3') {
+                if status == "304" && gains_a_precondition(o.op, n.op) {
+                    self.additive(
+                        Kind::Status,
+                        pointer,
+                        "new status 304 (only to a request with the new precondition)",
+                    );
+                } else {
                     self.breaking(
-                        child(&format!("{}/responses", n.ptr), status),
+                        pointer,
                         format!(
-                            "new success status {status} (v1 clients treat it as an unexpected response)"
+                            "new status {status} (v1 clients treat it as an unexpected response)"
                         ),
                     );
                 }
+            } else if status.starts_with('2') && old_success {
+                self.breaking(
+                    pointer,
+                    format!(
+                        "new success status {status} (v1 clients treat it as an unexpected response)"
+                    ),
+                );
+            } else if !old_responses.iter().any(|(s, _)| covers(status, s)) {
+                let message = match status {
+                    "default" => "new default response".to_string(),
+                    _ => format!("new status {status}"),
+                };
+                self.additive(Kind::Status, pointer, message);
             }
         }
     }
@@ -146,8 +189,23 @@ impl<'d> Checker<'d> {
             Err(reference) => return self.unresolved(Side::New, n.1, &reference),
         };
         let part = format!("response {status}");
-        if let Some(old_content) = old.get("content").and_then(Value::as_object) {
-            let new_content = new.get("content").and_then(Value::as_object);
+        let old_content = old.get("content").and_then(Value::as_object);
+        let new_content = new.get("content").and_then(Value::as_object);
+        for (media, _) in entries(&new["content"]) {
+            if old_content.is_none_or(|c| !c.contains_key(media)) {
+                let message = if old_content.is_none_or(|c| c.is_empty()) {
+                    format!("response {status} has a body ({media})")
+                } else {
+                    format!("response {status} media type {media} added")
+                };
+                self.additive(
+                    Kind::Status,
+                    child(&format!("{new_ptr}/content"), media),
+                    message,
+                );
+            }
+        }
+        if let Some(old_content) = old_content {
             for (media, old_media) in old_content {
                 let old_media_ptr = child(&format!("{old_ptr}/content"), media);
                 let Some(new_media) = new_content.and_then(|c| c.get(media)) else {
@@ -170,11 +228,18 @@ impl<'d> Checker<'d> {
                 }
             }
         }
-        let Some(old_headers) = old.get("headers").and_then(Value::as_object) else {
-            return;
-        };
+        let old_headers = old.get("headers").and_then(Value::as_object);
         let new_headers = new.get("headers").and_then(Value::as_object);
-        for (name, old_header) in old_headers {
+        for (name, _) in entries(&new["headers"]) {
+            if old_headers.is_none_or(|h| !h.keys().any(|k| k.eq_ignore_ascii_case(name))) {
+                self.additive(
+                    Kind::Header,
+                    child(&format!("{new_ptr}/headers"), name),
+                    format!("header {name} added"),
+                );
+            }
+        }
+        for (name, old_header) in old_headers.into_iter().flatten() {
             let old_header_ptr = child(&format!("{old_ptr}/headers"), name);
             let found =
                 new_headers.and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)));

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::Kind;
 use crate::checker::Checker;
 use crate::pointer::child;
 
@@ -44,6 +45,13 @@ impl<'d> Checker<'d> {
                         self.kept += 1;
                         let new_item_ptr = child("#/paths", new_path);
                         let new_ptr = child(&new_item_ptr, method);
+                        if new_path != old_path {
+                            self.additive(
+                                Kind::Operation,
+                                new_ptr.clone(),
+                                format!("path variables renamed (was {old_path})"),
+                            );
+                        }
                         self.operation(
                             &Op {
                                 path: old_path,
@@ -66,13 +74,18 @@ impl<'d> Checker<'d> {
                 }
             }
         }
-        for (template, (_, new_item)) in &new_paths {
+        self.context.clear();
+        for (template, (new_path, new_item)) in &new_paths {
             let old_item = old_paths.get(template).map(|(_, item)| *item);
-            self.added += METHODS
+            for method in METHODS
                 .iter()
                 .filter(|m| new_item.get(**m).is_some())
                 .filter(|m| old_item.and_then(|item| item.get(**m)).is_none())
-                .count();
+            {
+                self.added += 1;
+                let pointer = child(&child("#/paths", new_path), method);
+                self.additive(Kind::Operation, pointer, "operation added");
+            }
         }
     }
 

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Op, template_vars};
-use crate::Dir;
 use crate::checker::{Checker, Side};
 use crate::pointer::{child, resolve};
+use crate::{Dir, Kind};
 
 struct Param<'d> {
     name: String,
@@ -112,6 +112,12 @@ impl<'d> Checker<'d> {
             };
             if !old.required && new.required {
                 self.breaking(new.ptr.clone(), format!("{label} became required"));
+            } else if old.required && !new.required {
+                self.additive(
+                    Kind::Parameter,
+                    new.ptr.clone(),
+                    format!("{label} no longer required"),
+                );
             }
             if old.style != new.style || old.explode != new.explode {
                 self.breaking(
@@ -134,10 +140,19 @@ impl<'d> Checker<'d> {
             }
         }
         for (key, new) in &new_params {
-            if new.required && !old_params.contains_key(key) {
+            if old_params.contains_key(key) {
+                continue;
+            }
+            if new.required {
                 self.breaking(
                     new.ptr.clone(),
                     format!("new required {} parameter `{}`", new.location, new.name),
+                );
+            } else {
+                self.additive(
+                    Kind::Parameter,
+                    new.ptr.clone(),
+                    format!("new optional {} parameter `{}`", new.location, new.name),
                 );
             }
         }

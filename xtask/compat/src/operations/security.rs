@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Op;
+use crate::Kind;
 use crate::checker::Checker;
 use crate::pointer::child;
 
@@ -24,7 +25,23 @@ impl<'d> Checker<'d> {
             return;
         }
         if anonymous(&new_alternatives) {
+            self.additive(
+                Kind::Security,
+                pointer,
+                "operation no longer requires authentication",
+            );
             return;
+        }
+        for alternative in new_alternatives
+            .iter()
+            .filter(|a| !old_alternatives.contains(a))
+        {
+            let names: Vec<&str> = alternative.keys().map(String::as_str).collect();
+            self.additive(
+                Kind::Security,
+                pointer.clone(),
+                format!("security requirement {{{}}} accepted", names.join(", ")),
+            );
         }
         for alternative in &old_alternatives {
             if !new_alternatives.contains(alternative) {

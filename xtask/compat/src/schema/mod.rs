@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::Dir;
 use crate::checker::{Checker, Side};
 use crate::ranges::{Effect, range_changes};
+use crate::{Dir, Kind};
 use view::Extra;
 pub(crate) use view::{Attr, View};
 
@@ -89,6 +89,14 @@ impl<'d> Checker<'d> {
                 place(Some(at), None, n),
                 "no longer accepts null in a request (v1 clients may send it)",
             ),
+            (Dir::Response, Some(at), None) => self.additive(
+                Kind::Field,
+                place(Some(at), None, n),
+                "no longer null in a response",
+            ),
+            (Dir::Request, None, Some(at)) if !self.in_parameter => {
+                self.additive(Kind::Field, at.clone(), "accepts null in a request")
+            }
             _ => {}
         }
         self.enumeration(o, n, dir);
@@ -108,6 +116,13 @@ impl<'d> Checker<'d> {
                         ),
                     );
                 }
+                for value in old.value.iter().filter(|v| !new.value.contains(v)) {
+                    self.additive(
+                        Kind::Enum,
+                        pointer.clone(),
+                        format!("enum value {value} no longer in responses"),
+                    );
+                }
             }
             (Dir::Request, Some(old), Some(new)) => {
                 for value in old.value.iter().filter(|v| !new.value.contains(v)) {
@@ -116,6 +131,13 @@ impl<'d> Checker<'d> {
                         format!(
                             "enum value {value} removed from a request (v1 clients may send it)"
                         ),
+                    );
+                }
+                for value in new.value.iter().filter(|v| !old.value.contains(v)) {
+                    self.additive(
+                        Kind::Enum,
+                        pointer.clone(),
+                        format!("enum value {value} accepted in requests"),
                     );
                 }
             }
@@ -127,6 +149,14 @@ impl<'d> Checker<'d> {
                 pointer,
                 "request values newly restricted to an enum (v1 clients may send others)",
             ),
+            (Dir::Response, None, Some(_)) => self.additive(
+                Kind::Enum,
+                pointer,
+                "response values now restricted to an enum",
+            ),
+            (Dir::Request, Some(_), None) => {
+                self.additive(Kind::Enum, pointer, "request enum restriction removed")
+            }
             _ => {}
         }
     }
@@ -139,12 +169,22 @@ impl<'d> Checker<'d> {
                     | (Dir::Request, Effect::Narrowed)
                     | (Dir::Response, Effect::Widened)
             );
-            if report {
+            let pointer = place(change.old_at.as_deref(), change.new_at.as_deref(), n);
+            if !report {
+                let what = match dir {
+                    Dir::Request => "widens an input",
+                    Dir::Response => "narrows an output",
+                };
+                self.additive(
+                    Kind::Constraint,
+                    pointer,
+                    format!("{} ({what})", change.message),
+                );
+            } else {
                 let suffix = match dir {
                     Dir::Request => "narrows an input: v1 clients may send values now rejected",
                     Dir::Response => "widens an output: v1 clients may validate it",
                 };
-                let pointer = place(change.old_at.as_deref(), change.new_at.as_deref(), n);
                 let message = format!("{} ({suffix})", change.message);
                 if dir == Dir::Request {
                     self.narrowing(pointer, message);
@@ -177,6 +217,16 @@ impl<'d> Checker<'d> {
                 Dir::Request if !was_required && is_required => {
                     self.breaking(new_ptr.clone(), "optional request property became required")
                 }
+                Dir::Response if !was_required && is_required => self.additive(
+                    Kind::Field,
+                    new_ptr.clone(),
+                    "now always present in a response",
+                ),
+                Dir::Request if was_required && !is_required => self.additive(
+                    Kind::Field,
+                    new_ptr.clone(),
+                    "no longer required in a request",
+                ),
                 _ => {}
             }
             self.schema(old_schema, old_ptr, new_schema, new_ptr, dir);
@@ -185,14 +235,27 @@ impl<'d> Checker<'d> {
             if o.properties.contains_key(name) {
                 continue;
             }
-            if dir == Dir::Request && n.required.contains(name) {
-                self.breaking(new_ptr.clone(), "new required request property");
-            }
-            if dir == Dir::Response && matches!(o.additional, Some((Extra::Never, _))) {
-                self.breaking(
+            let required = n.required.contains(name);
+            match dir {
+                Dir::Request if required => {
+                    self.breaking(new_ptr.clone(), "new required request property")
+                }
+                Dir::Response if matches!(o.additional, Some((Extra::Never, _))) => self.breaking(
                     new_ptr.clone(),
                     "new property in a response object that v1 closed with additionalProperties: false",
-                );
+                ),
+                Dir::Request => {
+                    self.additive(Kind::Field, new_ptr.clone(), "new optional request property")
+                }
+                Dir::Response => self.additive(
+                    Kind::Field,
+                    new_ptr.clone(),
+                    if required {
+                        "new response property, always present"
+                    } else {
+                        "new optional response property"
+                    },
+                ),
             }
         }
         // Required names without a property schema.
@@ -256,7 +319,12 @@ impl<'d> Checker<'d> {
                 new_ptr,
                 format!("{message} in a request (v1 clients may send others)"),
             ),
-            _ => {}
+            (Dir::Request, true) => {
+                self.additive(Kind::Field, new_ptr, format!("{message} in a request"))
+            }
+            (Dir::Response, false) => {
+                self.additive(Kind::Field, new_ptr, format!("{message} in a response"))
+            }
         }
     }
 
@@ -271,7 +339,17 @@ impl<'d> Checker<'d> {
                 np.clone(),
                 "array items newly restricted in a request (v1 clients may send others)",
             ),
-            _ => {}
+            (None, Some((_, np)), Dir::Response) => self.additive(
+                Kind::Field,
+                np.clone(),
+                "array items newly described in a response",
+            ),
+            (Some((_, op)), None, Dir::Request) => self.additive(
+                Kind::Field,
+                op.clone(),
+                "array items no longer restricted in a request",
+            ),
+            (None, None, _) => {}
         }
     }
 }

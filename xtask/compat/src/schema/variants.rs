@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::View;
-use crate::Dir;
 use crate::checker::Checker;
 use crate::pointer::resolve;
+use crate::{Dir, Kind};
 
 impl<'d> Checker<'d> {
     pub(super) fn variants(&mut self, o: &View<'d>, n: &View<'d>, dir: Dir) {
@@ -16,20 +16,30 @@ impl<'d> Checker<'d> {
             return;
         }
         if o.variants.is_empty() {
-            if dir == Dir::Request {
-                self.breaking(
+            match dir {
+                Dir::Request => self.breaking(
                     n.ptr.clone(),
                     "request schema newly restricted to oneOf/anyOf variants",
-                );
+                ),
+                Dir::Response => self.additive(
+                    Kind::Field,
+                    n.ptr.clone(),
+                    "response schema now described by oneOf/anyOf variants",
+                ),
             }
             return;
         }
         if n.variants.is_empty() {
-            if dir == Dir::Response {
-                self.breaking(
+            match dir {
+                Dir::Response => self.breaking(
                     n.ptr.clone(),
                     "oneOf/anyOf variants of a response replaced by an unconstrained schema",
-                );
+                ),
+                Dir::Request => self.additive(
+                    Kind::Field,
+                    n.ptr.clone(),
+                    "oneOf/anyOf variants of a request replaced by an unconstrained schema",
+                ),
             }
             return;
         }
@@ -44,17 +54,27 @@ impl<'d> Checker<'d> {
                     old_ptr.clone(),
                     format!("variant {key} removed from a request (v1 clients may send it)"),
                 ),
-                None => {}
+                None => self.additive(
+                    Kind::Field,
+                    old_ptr.clone(),
+                    format!("variant {key} no longer in responses"),
+                ),
             }
         }
-        if dir == Dir::Response {
-            for (key, (_, new_ptr)) in &new_keyed {
-                if !old_keyed.contains_key(key) {
-                    self.breaking(
-                        new_ptr.clone(),
-                        format!("new variant {key} in a response (v1 clients cannot decode it)"),
-                    );
-                }
+        for (key, (_, new_ptr)) in &new_keyed {
+            if old_keyed.contains_key(key) {
+                continue;
+            }
+            match dir {
+                Dir::Response => self.breaking(
+                    new_ptr.clone(),
+                    format!("new variant {key} in a response (v1 clients cannot decode it)"),
+                ),
+                Dir::Request => self.additive(
+                    Kind::Field,
+                    new_ptr.clone(),
+                    format!("new variant {key} accepted in requests"),
+                ),
             }
         }
     }
