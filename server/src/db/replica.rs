@@ -60,12 +60,13 @@ pub struct ReplicaSettings {
 /// What the replica is to a read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
-    /// No check has finished yet.
+    /// No check has found it a current standby yet (for at most a
+    /// bound's time after the start).
     Starting,
     /// A standby of the primary, within the lag bound: reads go there.
     Up,
-    /// A standby further behind than the bound, or whose position could
-    /// not be compared with the primary's lately.
+    /// A standby further behind than the bound (or not found complete
+    /// for a bound's time since the start).
     Lagging,
     /// Unreachable, failing, or slower than the timeout.
     Down,
@@ -103,6 +104,9 @@ struct Watch {
     /// The replica held everything the primary had written at this
     /// instant.
     complete_as_of: Option<Instant>,
+    /// When the watch started: a replica not yet found complete is
+    /// starting for a bound's time, then lagging.
+    since: Instant,
     /// The state the log announced last.
     logged: State,
 }
@@ -123,6 +127,7 @@ impl Watch {
             Health::NotStandby => State::NotStandby,
             Health::Standby => match self.complete_as_of {
                 Some(at) if now.saturating_duration_since(at) <= max_lag => State::Up,
+                None if now.saturating_duration_since(self.since) <= max_lag => State::Starting,
                 _ => State::Lagging,
             },
         }
@@ -153,6 +158,7 @@ impl Replica {
                 watch: Mutex::new(Watch {
                     health: Health::Unknown,
                     complete_as_of: None,
+                    since: Instant::now(),
                     logged: State::Starting,
                 }),
             }),
@@ -205,14 +211,14 @@ impl Inner {
             return;
         }
         watch.logged = state;
-        let max_lag_ms = max_lag.as_millis();
+        let max_lag_ms = millis(max_lag);
         match state {
             State::Starting => {}
             State::Up => tracing::info!(max_lag_ms, "replica up: catalog reads go to the replica"),
             State::Lagging => tracing::warn!(
                 behind_ms = watch
                     .complete_as_of
-                    .map(|at| now.saturating_duration_since(at).as_millis()),
+                    .map(|at| millis(now.saturating_duration_since(at))),
                 max_lag_ms,
                 "replica lagging: catalog reads go to the primary"
             ),
@@ -226,6 +232,11 @@ impl Inner {
             ),
         }
     }
+}
+
+/// For the log: a whole number, not u128's text.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Checks the replica against the primary every tick, for good.
@@ -407,6 +418,7 @@ mod tests {
         let watch = |health, complete_as_of| Watch {
             health,
             complete_as_of,
+            since: now - Duration::from_secs(6),
             logged: State::Starting,
         };
         let ago = |s: u64| Some(now - Duration::from_secs(s));
@@ -418,10 +430,16 @@ mod tests {
             watch(Health::Standby, ago(6)).state(max_lag, now),
             State::Lagging
         );
+        // Never found complete: starting for a bound's time, then lagging.
         assert_eq!(
             watch(Health::Standby, None).state(max_lag, now),
             State::Lagging
         );
+        let young = Watch {
+            since: now - Duration::from_secs(1),
+            ..watch(Health::Standby, None)
+        };
+        assert_eq!(young.state(max_lag, now), State::Starting);
         assert_eq!(watch(Health::Down, ago(0)).state(max_lag, now), State::Down);
         assert_eq!(
             watch(Health::Unknown, None).state(max_lag, now),
