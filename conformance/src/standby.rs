@@ -36,6 +36,14 @@ fn primary() -> Result<&'static PgCluster> {
 fn start_primary() -> Result<PgCluster> {
     let cluster = PgCluster::start_temporary()?;
     cluster.stop_when_this_process_exits()?;
+    // Standbys are made at once by tests running together, each
+    // `pg_basebackup` forcing a checkpoint; without WAL kept back, one
+    // checkpoint can recycle the segment another copy (or a new standby
+    // about to stream) still needs ("requested WAL segment ... has already
+    // been removed", seen with four at once).
+    cluster
+        .sql("postgres")?
+        .run("ALTER SYSTEM SET wal_keep_size = '512MB';\nSELECT pg_reload_conf();")?;
     cluster.create_database(TEMPLATE, None)?;
     let url = cluster.url(TEMPLATE);
     run_server_cli(&url, &["migrate"])?;

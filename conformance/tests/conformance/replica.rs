@@ -9,26 +9,32 @@
 
 use std::time::{Duration, Instant};
 
+use anitrack_client::types::ListStatus;
 use serde_json::{Value, json};
 
-use anitrack_conformance::harness::{PASSWORD, cli};
 use anitrack_conformance::pg::{BouncerOptions, PgBouncer};
 use anitrack_conformance::standby::Replicated;
+use anitrack_conformance::world::new_entry;
 
-use crate::support::{TestEnv, status_json};
+use crate::support::{TestEnv, get_as_sent, get_response, status_json};
 
 /// The title a test gives the probe anime on the primary.
 const NEW_TITLE: &str = "Changed On The Primary";
 /// How long a test waits for the server to route reads as expected.
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// A primary with a database of its own and a standby of it.
+async fn replicated() -> Replicated {
+    tokio::task::spawn_blocking(Replicated::start)
+        .await
+        .expect("the standby task")
+        .unwrap_or_else(|e| panic!("no primary and standby: {e:#}"))
+}
+
 /// A primary, a standby, and a server reading the catalog from the
 /// standby (with `server_env` beyond that), logging JSON.
 async fn start(server_env: &[(&str, &str)]) -> (Replicated, TestEnv) {
-    let pair = tokio::task::spawn_blocking(Replicated::start)
-        .await
-        .expect("the standby task")
-        .unwrap_or_else(|e| panic!("no primary and standby: {e:#}"));
+    let pair = replicated().await;
     let replica_url = pair.standby_url();
     let mut env = vec![
         ("ANITRACK_DB_REPLICA_URL", replica_url.as_str()),
@@ -56,15 +62,7 @@ async fn probe(pair: &Replicated, env: &TestEnv, token: &str) -> Probe {
         .expect("the probe anime");
     let (id, anilist_id) = row.split_once('|').expect("id|anilist_id");
     let by_anilist_id = format!("/api/v1/anime/anilist/{anilist_id}");
-    let (status, anime) = status_json(
-        env.http
-            .get(env.url(&by_anilist_id))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
+    let (status, anime) = get_as_sent(env, token, &by_anilist_id).await;
     assert_eq!(status, 200, "{anime}");
     let slug = anime["slug"].as_str().expect("a slug");
     Probe {
@@ -112,13 +110,7 @@ struct Read {
 
 async fn catalog_read(env: &TestEnv, token: &str, path: &str) -> Read {
     let sent = Instant::now();
-    let response = env
-        .http
-        .get(env.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send");
+    let response = get_response(env, token, path).await;
     let request_id = response
         .headers()
         .get("x-request-id")
@@ -273,31 +265,18 @@ fn assert_logged_once_per_change(states: &[String]) {
 
 /// A list entry for the probe, so list reads show its title.
 async fn add_to_list(env: &TestEnv, token: &str, anime_id: i64) {
-    let (status, entry) = status_json(
-        env.http
-            .post(env.url("/api/v1/list"))
-            .bearer_auth(token)
-            .json(&json!({"anime_id": anime_id, "status": "watching"}))
-            .send()
-            .await
-            .expect("send"),
-    )
-    .await;
-    assert_eq!(status, 201, "{entry}");
+    env.client(token)
+        .list_entry_create()
+        .body(new_entry(anime_id, ListStatus::Watching))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST /list: {e:?}"));
 }
 
 /// `GET /list` and `GET /list/anime/{id}`: the probe's title in each.
 async fn list_titles(env: &TestEnv, token: &str, anime_id: i64) -> [String; 2] {
     let get = |path: String| async move {
-        let (status, body) = status_json(
-            env.http
-                .get(env.url(&path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await;
+        let (status, body) = get_as_sent(env, token, &path).await;
         assert_eq!(status, 200, "{path}: {body}");
         body
     };
@@ -442,15 +421,12 @@ async fn a_hung_or_dead_replica_costs_no_request_an_error() {
 
 #[tokio::test]
 async fn through_pgbouncer_in_transaction_mode_the_replica_serves_and_falls_back() {
-    let pair = tokio::task::spawn_blocking(Replicated::start)
-        .await
-        .expect("the standby task")
-        .unwrap_or_else(|e| panic!("no primary and standby: {e:#}"));
+    let pair = replicated().await;
     let options = BouncerOptions::default();
     let bouncers = [pair.primary.port(), pair.standby.port()]
         .map(|port| PgBouncer::start(port, &options).expect("PgBouncer"));
     let replica_url = bouncers[1].url(&pair.database);
-    let env = TestEnv::start_on(
+    let mut env = TestEnv::start_on(
         bouncers[0].url(&pair.database),
         &[
             ("ANITRACK_DB_POOLER", "transaction"),
@@ -461,34 +437,10 @@ async fn through_pgbouncer_in_transaction_mode_the_replica_serves_and_falls_back
         ],
     )
     .await;
-    // The CLI straight to the primary (no --db-pooler needed there).
-    let email = "replica-pooled@example.test";
-    let direct = Some(pair.primary_url());
-    let out = cli(
-        direct.as_deref(),
-        &[
-            "user",
-            "create",
-            "--email",
-            email,
-            "--name",
-            "Pooled",
-            "--password-stdin",
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    )
-    .await
-    .expect("user create");
-    assert!(out.success, "{}", out.stderr);
-    let out = cli(
-        direct.as_deref(),
-        &["token", "create", "--email", email, "--name", "pooled"],
-        None,
-    )
-    .await
-    .expect("token create");
-    assert!(out.success, "{}", out.stderr);
-    let token = out.stdout.lines().last().unwrap_or_default().to_owned();
+    // The server goes through PgBouncer; the test's CLI and psql straight
+    // to the primary (the CLI would need --db-pooler through it).
+    env.database_url = pair.primary_url();
+    let token = env.user_with_token("replica-pooled@example.test").await;
     let probe = probe(&pair, &env, &token).await;
     add_to_list(&env, &token, probe.id).await;
     until_from_replica(&env, &token, &probe.paths[2]).await;

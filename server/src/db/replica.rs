@@ -173,9 +173,10 @@ impl Replica {
 
     /// Whether a read may go to the replica now, and if not, why.
     pub fn state(&self) -> State {
-        self.inner
-            .lock()
-            .state(self.inner.settings.max_lag, Instant::now())
+        // Time alone turns a replica lagging: the first read that sees it
+        // says so, before the next check.
+        let mut watch = self.inner.lock();
+        self.inner.announce(&mut watch, "")
     }
 
     /// A connection to the replica (bounded by the pool's own waits; the
@@ -199,16 +200,22 @@ impl Inner {
 
     /// Records a check's finding, and logs the state when it changed.
     fn observe(&self, health: Health, complete_as_of: Option<Instant>, cause: &str) {
-        let max_lag = self.settings.max_lag;
         let mut watch = self.lock();
         watch.health = health;
         if complete_as_of.is_some() {
             watch.complete_as_of = complete_as_of;
         }
+        self.announce(&mut watch, cause);
+    }
+
+    /// The state now, logged when it is not the one logged last (under the
+    /// watch's lock, so each change is logged once).
+    fn announce(&self, watch: &mut Watch, cause: &str) -> State {
+        let max_lag = self.settings.max_lag;
         let now = Instant::now();
         let state = watch.state(max_lag, now);
         if state == watch.logged {
-            return;
+            return state;
         }
         watch.logged = state;
         let max_lag_ms = millis(max_lag);
@@ -231,6 +238,7 @@ impl Inner {
                 "replica is not a standby of the primary: catalog reads go to the primary"
             ),
         }
+        state
     }
 }
 
