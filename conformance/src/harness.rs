@@ -425,6 +425,9 @@ pub fn client_over(
 
 /// A test's world: its own database and server, and clients for it.
 pub struct TestEnv {
+    /// What the CLI and SQL helpers connect to: the server's database
+    /// (a test whose server goes through a pooler may point them at the
+    /// database itself).
     pub database_url: String,
     pub server: Server,
     /// Raw HTTP, for what the generated client cannot send.

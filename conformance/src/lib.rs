@@ -3,6 +3,7 @@
 //! client pointed at it. The suite itself lives in `tests/`.
 
 pub mod harness;
+pub mod standby;
 pub mod world;
 
 /// The private PostgreSQL (`xtask/pg`), under the name the suite has always

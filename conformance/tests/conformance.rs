@@ -37,6 +37,8 @@ mod mirror;
 mod pooler;
 #[path = "conformance/properties.rs"]
 mod properties;
+#[path = "conformance/replica.rs"]
+mod replica;
 #[path = "conformance/routes.rs"]
 mod routes;
 #[path = "conformance/schema_inputs.rs"]

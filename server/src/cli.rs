@@ -2,20 +2,15 @@
 //! call it exactly as documented in README.md.
 
 use std::io::Read as _;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 
 use crate::accounts;
-use crate::auth::password::Passwords;
-use crate::auth::signing::SigningKey;
-use crate::auth::throttle::Throttle;
 use crate::db::{self, PoolSettings};
-use crate::http;
-use crate::list::streams::Streams;
-use crate::request::{ApiContext, Settings};
+
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +68,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (migrate first). Stops gracefully on SIGTERM or Ctrl-C.
-    Serve(ServeArgs),
+    Serve(serve::ServeArgs),
     /// Apply pending database migrations.
     Migrate,
     /// Manage accounts.
@@ -133,88 +128,6 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| format!("{text:?} is neither YYYY-MM-DD nor an RFC 3339 instant"))
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "ANITRACK_BIND", default_value = "127.0.0.1:8080")]
-    bind: SocketAddr,
-    /// Requests per minute per token on authenticated endpoints.
-    #[arg(long, env = "ANITRACK_RATE_LIMIT_PER_MINUTE", default_value_t = 60)]
-    rate_limit_per_minute: u32,
-    /// POST /auth/token attempts per minute per email and per client address.
-    #[arg(
-        long,
-        env = "ANITRACK_TOKEN_RATE_LIMIT_PER_MINUTE",
-        default_value_t = 5
-    )]
-    token_rate_limit_per_minute: u32,
-    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the
-    /// client; without this the TCP peer is the client.
-    #[arg(long, env = "ANITRACK_TRUSTED_PROXIES", value_delimiter = ',')]
-    trusted_proxies: Vec<ipnet::IpNet>,
-    /// Longest a request may take before it is answered 503, in milliseconds.
-    #[arg(long, env = "ANITRACK_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
-    request_timeout_ms: u64,
-    /// Longest SIGTERM waits for in-flight requests, in milliseconds.
-    #[arg(long, env = "ANITRACK_SHUTDOWN_TIMEOUT_MS", default_value_t = 30_000)]
-    shutdown_timeout_ms: u64,
-    /// Maximum database connections of this process.
-    #[arg(long, env = "ANITRACK_DB_POOL_SIZE", default_value_t = 16)]
-    db_pool_size: usize,
-    /// How long a request waits for a free database connection before it
-    /// is answered 503, in milliseconds.
-    #[arg(long, env = "ANITRACK_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
-    db_acquire_timeout_ms: u64,
-    /// Server-side bound on any one SQL statement, in milliseconds.
-    #[arg(
-        long,
-        env = "ANITRACK_DB_STATEMENT_TIMEOUT_MS",
-        default_value_t = 5_000
-    )]
-    db_statement_timeout_ms: u64,
-    /// Password hashes computed at once (each takes 19 MiB for a few tens
-    /// of milliseconds); further sign-ins queue.
-    #[arg(long, env = "ANITRACK_HASH_CONCURRENCY", default_value_t = default_hash_concurrency())]
-    hash_concurrency: usize,
-    /// Longest a statement waits for a row lock, in milliseconds; past it
-    /// the request is answered 503 with Retry-After.
-    #[arg(long, env = "ANITRACK_DB_LOCK_TIMEOUT_MS", default_value_t = 1_000)]
-    db_lock_timeout_ms: u64,
-    /// Send the settings page's cookies without `Secure` and the `__Host-`
-    /// prefix. Browsers drop `Secure` cookies on plain HTTP (except to
-    /// localhost), so this is for local development over http:// only
-    /// (`cargo xtask dev` sets it); never behind a public address.
-    #[arg(long, env = "ANITRACK_INSECURE_COOKIES")]
-    insecure_cookies: bool,
-    /// How long a client reading GET /list may take no data before the
-    /// transfer is cut and its database connection freed, in milliseconds.
-    #[arg(
-        long,
-        env = "ANITRACK_STREAM_STALL_TIMEOUT_MS",
-        default_value_t = 30_000
-    )]
-    stream_stall_timeout_ms: u64,
-    /// How long deleted entries stay in GET /list/changes as tombstones, in
-    /// days; a client whose cursor is older than a purged tombstone gets
-    /// 410 and starts over.
-    #[arg(
-        long,
-        env = "ANITRACK_TOMBSTONE_RETENTION_DAYS",
-        default_value_t = anitrack_spec::limits::TOMBSTONE_RETENTION_DAYS_DEFAULT,
-        value_parser = clap::value_parser!(u32).range(1..)
-    )]
-    tombstone_retention_days: u32,
-    /// How often this instance purges expired tombstones and Idempotency-Key
-    /// answers (at start, then every interval), in seconds.
-    #[arg(
-        long,
-        env = "ANITRACK_PURGE_INTERVAL_SECS",
-        default_value_t = 3600,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    purge_interval_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -329,9 +242,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_context(|| format!("database settings for {shown}"))?,
         shown,
         pooler: cli.db_pooler.into(),
+        ca_file: cli.db_ca_file,
     };
     match cli.command {
-        Command::Serve(args) => serve(&database, args).await,
+        Command::Serve(args) => serve::serve(&database, args).await,
         Command::Migrate => {
             let applied = migrate(&database).await?;
             if applied.is_empty() {
@@ -405,82 +319,14 @@ struct Database {
     /// The URL without its password.
     shown: String,
     pooler: db::Pooler,
+    /// `--db-ca-file`, for the replica's URL too.
+    ca_file: Option<std::path::PathBuf>,
 }
 
 async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
     db::migrate(&database.target)
         .await
         .with_context(|| format!("migrating the database at {}", database.shown))
-}
-
-async fn serve(database: &Database, args: ServeArgs) -> anyhow::Result<()> {
-    use std::time::Duration;
-    for name in migrate(database).await? {
-        tracing::info!(migration = %name, "applied migration");
-    }
-    // Whether the database link is authenticated is an operator's question
-    // at every start; the URL itself is not logged.
-    tracing::info!(
-        sslmode = database.target.ssl_mode().as_str(),
-        server_certificate = database.target.verification().as_str(),
-        "database connection"
-    );
-    let pool_settings = PoolSettings {
-        max_size: args.db_pool_size.max(1),
-        acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
-        statement_timeout: Duration::from_millis(args.db_statement_timeout_ms),
-        lock_timeout: Duration::from_millis(args.db_lock_timeout_ms),
-        pooler: database.pooler,
-        ..Default::default()
-    };
-    let pool = db::pool(&database.target, pool_settings)?;
-    match pool_settings.pooler {
-        db::Pooler::None => db::sql::set_statements(db::sql::Statements::Prepared),
-        db::Pooler::Transaction => {
-            db::sql::set_statements(db::sql::Statements::Unnamed);
-            db::set_role_timeouts(&pool, &pool_settings).await.context(
-                "setting the role's statement and lock timeouts (--db-pooler transaction)",
-            )?;
-        }
-    }
-    let passwords = Passwords::new(args.hash_concurrency).await?;
-    let signing_key = SigningKey::load(&pool)
-        .await
-        .context("reading the cookie-signing key")?;
-    // A quarter of the pool at most looks up tokens this instance has not
-    // seen authenticate lately (see auth::throttle).
-    let throttle = Throttle::new(
-        args.db_pool_size.max(1) / 4,
-        Duration::from_millis(args.db_acquire_timeout_ms),
-    );
-    // Streamed lists may hold half the pool at most (see list::streams).
-    let streams = Streams::new(
-        args.db_pool_size.max(1) / 2,
-        Duration::from_millis(args.db_acquire_timeout_ms),
-        Duration::from_millis(args.stream_stall_timeout_ms),
-    );
-    let settings = Settings {
-        rate_limit_per_minute: args.rate_limit_per_minute,
-        token_rate_limit_per_minute: args.token_rate_limit_per_minute,
-        trusted_proxies: args.trusted_proxies,
-        request_timeout: Duration::from_millis(args.request_timeout_ms),
-        shutdown_timeout: Duration::from_millis(args.shutdown_timeout_ms),
-        insecure_cookies: args.insecure_cookies,
-        tombstone_retention_days: args.tombstone_retention_days,
-        purge_interval: Duration::from_secs(args.purge_interval_secs),
-    };
-    http::serve(
-        args.bind,
-        ApiContext {
-            db: pool,
-            passwords,
-            settings,
-            throttle,
-            signing_key,
-            streams,
-        },
-    )
-    .await
 }
 
 /// A one-connection pool for a CLI command, checked to be reachable.

@@ -6,8 +6,14 @@ use serde_json::{Value, json};
 
 use anitrack_client::types::Anime;
 
+// `get_as_sent`: raw `GET path`, for what the client cannot send (an
+// AniList id that is not an integer, a path of two segments where the
+// client sends one, a `mal_id` that is not an integer) and for a detail
+// whose wire form is asserted: its keys, null ones included (the client's
+// `Anime` reads a `null` field and a missing one alike), and `updated_at`'s
+// text (the client reads it into a `DateTime`).
 use crate::support::{
-    TestEnv, api_error, api_error_json, is_contract_timestamp, keys, status_json,
+    TestEnv, api_error, api_error_json, get_as_sent, is_contract_timestamp, keys,
 };
 
 async fn import(env: &TestEnv, files: &[&std::path::Path]) -> crate::support::CliOutput {
@@ -43,23 +49,6 @@ async fn by_slug(env: &TestEnv, token: &str, slug: &str) -> Anime {
 /// An anime as the client read it, as JSON, to compare whole records.
 fn json_of(anime: &Anime) -> Value {
     serde_json::to_value(anime).expect("an anime serializes")
-}
-
-/// Raw `GET path`: status and body as sent. For what the client cannot
-/// send (an AniList id that is not an integer, a path of two segments
-/// where the client sends one, a `mal_id` that is not an integer) and for
-/// a detail whose wire form is asserted: its keys, null ones included
-/// (the client's `Anime` reads a `null` field and a missing one alike),
-/// and `updated_at`'s text (the client reads it into a `DateTime`).
-async fn get_as_sent(env: &TestEnv, token: &str, path: &str) -> (u16, Value) {
-    let response = env
-        .http
-        .get(env.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send");
-    status_json(response).await
 }
 
 /// An empty catalog, the fixture page imported, and a token.

@@ -14,6 +14,23 @@ pub async fn status_json(response: reqwest::Response) -> (u16, Value) {
     (status, json)
 }
 
+/// Raw `GET path` with the token, as sent (for what the client cannot
+/// send, or a response whose headers matter).
+pub async fn get_response(env: &TestEnv, token: &str, path: &str) -> reqwest::Response {
+    env.http
+        .get(env.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// Raw `GET path` with the token: status and body as sent (see
+/// [`get_response`]).
+pub async fn get_as_sent(env: &TestEnv, token: &str, path: &str) -> (u16, Value) {
+    status_json(get_response(env, token, path).await).await
+}
+
 /// What a generated-client call returns.
 pub type Answer<T> =
     Result<anitrack_client::ResponseValue<T>, anitrack_client::Error<types::Error>>;

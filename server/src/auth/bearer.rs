@@ -23,6 +23,10 @@ pub enum Bearer {
     OverLimit(Limit),
 }
 
+/// What a token's lookup found: its row and rate-limit window, if the
+/// token exists.
+pub type Found = Option<tokens::Found>;
+
 /// A well-formed token on its way to being checked: the connection it will
 /// be looked up on, checked out, and what this instance remembers of it.
 pub struct Pending {
@@ -82,17 +86,12 @@ impl Pending {
 
     /// The token's lookup and its rate-limit hit: one statement. An unknown
     /// token costs one indexed read and no write.
-    pub async fn lookup(&self) -> Result<Option<tokens::Found>, Error> {
+    pub async fn lookup(&self) -> Result<Found, Error> {
         Ok(tokens::authenticate(&self.client, &self.hash.0, f64::from(MINUTE_SECS)).await?)
     }
 
     /// What the lookup found, judged.
-    pub fn decide(
-        self,
-        memory: &Throttle,
-        quota: u32,
-        found: Option<tokens::Found>,
-    ) -> Result<Bearer, Error> {
+    pub fn decide(self, memory: &Throttle, quota: u32, found: Found) -> Result<Bearer, Error> {
         let Pending {
             hash,
             memory_key,

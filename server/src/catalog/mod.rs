@@ -3,6 +3,7 @@
 pub mod import;
 pub mod media;
 pub mod reader;
+pub mod reads;
 pub mod slug;
 pub mod sync;
 pub mod upsert;

@@ -3,6 +3,7 @@
 use crate::db::sql::Db;
 use anitrack_spec::types::{Anime, ExternalIds, Studio};
 
+use crate::catalog::reads::CatalogRead;
 use crate::db::anime::{self, AnimeRow};
 use crate::error::Error;
 use crate::validate::{QueryInput, TextKind, forbidden_character};
@@ -84,4 +85,38 @@ pub async fn search(
             .map(to_wire)
             .collect(),
     )
+}
+
+/// `GET /anime/{slug}`'s read.
+pub struct BySlug<'a>(pub &'a str);
+
+impl CatalogRead for BySlug<'_> {
+    type Output = Anime;
+
+    async fn read(&self, db: &deadpool_postgres::Object) -> Result<Anime, Error> {
+        by_slug(db, self.0).await
+    }
+}
+
+/// `GET /anime/anilist/{anilistId}`'s read; `None` for a path that names
+/// no AniList id (404 once the token is accepted).
+pub struct ByAnilistId(pub Option<i64>);
+
+impl CatalogRead for ByAnilistId {
+    type Output = Anime;
+
+    async fn read(&self, db: &deadpool_postgres::Object) -> Result<Anime, Error> {
+        by_anilist_id(db, self.0.ok_or(Error::NotFound)?).await
+    }
+}
+
+/// `GET /anime`'s read, from its query parameters.
+pub struct Search<'a>(pub &'a (dyn Fn(&str) -> Option<String> + Sync));
+
+impl CatalogRead for Search<'_> {
+    type Output = Vec<Anime>;
+
+    async fn read(&self, db: &deadpool_postgres::Object) -> Result<Vec<Anime>, Error> {
+        search(db, self.0).await
+    }
 }

@@ -7,6 +7,7 @@ mod conninfo;
 pub mod entries;
 pub mod feed;
 pub mod idempotency;
+pub mod replica;
 pub mod secrets;
 pub mod sessions;
 pub mod sql;

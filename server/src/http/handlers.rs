@@ -167,9 +167,8 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let owner = call.owner().await?;
                 let get = |name: &str| query.get(name).map(String::from);
-                let data = view::search(&owner.db, &get).await?;
+                let data = call.catalog(&view::Search(&get)).await?;
                 Ok(HttpResponseOk(AnimeList { data }))
             })
             .await)
@@ -182,15 +181,15 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let owner = call.owner().await?;
                 let path = path.into_inner();
-                if !routes::ANIME_BY_ANILIST_ID.admits(&path.slug) {
-                    return Err(Error::NotFound);
-                }
-                let anilist_id = path.anilist_id.get().ok_or(Error::NotFound)?;
-                Ok(HttpResponseOk(
-                    view::by_anilist_id(&owner.db, anilist_id).await?,
-                ))
+                // A path that names no AniList id is a 404, after the
+                // token's 401, 429 or 403.
+                let anilist_id = routes::ANIME_BY_ANILIST_ID
+                    .admits(&path.slug)
+                    .then(|| path.anilist_id.get())
+                    .flatten();
+                let read = view::ByAnilistId(anilist_id);
+                Ok(HttpResponseOk(call.catalog(&read).await?))
             })
             .await)
     }
@@ -202,9 +201,8 @@ impl AniTrackApi for AniTrack {
         let call = Call::new(&rqctx);
         Ok(call
             .run(async {
-                let owner = call.owner().await?;
                 let slug = path.into_inner().slug;
-                Ok(HttpResponseOk(view::by_slug(&owner.db, &slug).await?))
+                Ok(HttpResponseOk(call.catalog(&view::BySlug(&slug)).await?))
             })
             .await)
     }

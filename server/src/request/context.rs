@@ -47,7 +47,11 @@ impl Default for Settings {
 
 /// What every handler can reach.
 pub struct ApiContext {
+    /// The primary: everything but catalog reads, and those when the
+    /// replica cannot take them.
     pub db: deadpool_postgres::Pool,
+    /// A streaming replica for catalog reads (`--db-replica-url`).
+    pub replica: Option<crate::db::replica::Replica>,
     pub passwords: Passwords,
     pub settings: Settings,
     /// This instance's memory of blocked keys and familiar tokens.

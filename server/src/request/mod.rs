@@ -19,6 +19,7 @@ pub mod limits;
 use crate::auth::bearer::{self, Bearer};
 use crate::auth::tokens::{Principal, Token};
 use crate::auth::{issue, throttle};
+use crate::catalog::reads::{self, CatalogRead};
 use crate::error::Error;
 pub use context::{ApiContext, Settings};
 use limits::{Limit, Limits};
@@ -175,19 +176,9 @@ impl<'a> Call<'a> {
     /// its result is dropped unless the token is accepted (so it must only
     /// read). For a token not seen here lately the read follows the lookup.
     pub async fn owner_then<R: OwnerRead>(&self, read: &R) -> Result<(Owner, R::Output), Error> {
-        let candidate = self.candidate()?;
-        let ctx = self.context();
-        let quota = ctx.settings.rate_limit_per_minute;
-        let pending = match bearer::begin(&ctx.db, &ctx.throttle, candidate).await? {
-            Ok(pending) => pending,
-            Err(limit) => {
-                self.record(limit);
-                return Err(Error::TooManyAttempts);
-            }
-        };
+        let pending = self.begin().await?;
         let Some(hint) = pending.account_hint() else {
-            let found = pending.lookup().await?;
-            let owner = self.accept(pending.decide(&ctx.throttle, quota, found)?)?;
+            let owner = self.finish(pending).await?;
             let value = read.read(&owner.db, owner.account_id()).await?;
             return Ok((owner, value));
         };
@@ -195,7 +186,7 @@ impl<'a> Call<'a> {
         // awaited, and the lookup's verdict comes before the read's result.
         let (found, value) =
             futures_util::future::join(pending.lookup(), read.read(pending.db(), hint)).await;
-        let owner = self.accept(pending.decide(&ctx.throttle, quota, found?)?)?;
+        let owner = self.decide(pending, found?)?;
         if owner.account_id() != hint {
             // The hint is 64 bits of the token's hash; on a collision the
             // read was for someone else: read again, for the owner.
@@ -203,6 +194,60 @@ impl<'a> Call<'a> {
             return Ok((owner, value));
         }
         Ok((owner, value?))
+    }
+
+    /// The token's owner and a catalog read, in one round trip for a token
+    /// this instance knows: the token's lookup and rate-limit hit on the
+    /// primary, and at once the read where [`reads::read`] sends it (the
+    /// replica, or the primary's connection right behind the lookup). The
+    /// catalog is public, and the read's result is dropped unless the token
+    /// is accepted. For a token not seen here lately the read follows the
+    /// lookup, so made-up tokens cost no read. Where the read ran goes into
+    /// the request's log line (`read_from`).
+    pub async fn catalog<R: CatalogRead>(&self, read: &R) -> Result<R::Output, Error> {
+        let replica = self.context().replica.as_ref();
+        let pending = self.begin().await?;
+        let routed = if pending.account_hint().is_some() {
+            let (found, routed) = futures_util::future::join(
+                pending.lookup(),
+                reads::read(replica, pending.db(), read),
+            )
+            .await;
+            self.decide(pending, found?)?;
+            routed?
+        } else {
+            let owner = self.finish(pending).await?;
+            reads::read(replica, &owner.db, read).await?
+        };
+        tracing::Span::current().record("read_from", tracing::field::display(routed.source));
+        Ok(routed.value)
+    }
+
+    /// A well-formed token on its way to a lookup, with a connection for
+    /// it (429 when this instance knows it is over its limit).
+    async fn begin(&self) -> Result<bearer::Pending, Error> {
+        let candidate = self.candidate()?;
+        let ctx = self.context();
+        match bearer::begin(&ctx.db, &ctx.throttle, candidate).await? {
+            Ok(pending) => Ok(pending),
+            Err(limit) => {
+                self.record(limit);
+                Err(Error::TooManyAttempts)
+            }
+        }
+    }
+
+    /// The lookup's verdict on a pending token: its owner, or 401, 429, 403.
+    fn decide(&self, pending: bearer::Pending, found: bearer::Found) -> Result<Owner, Error> {
+        let ctx = self.context();
+        let quota = ctx.settings.rate_limit_per_minute;
+        self.accept(pending.decide(&ctx.throttle, quota, found)?)
+    }
+
+    /// The lookup of a pending token, then its verdict.
+    async fn finish(&self, pending: bearer::Pending) -> Result<Owner, Error> {
+        let found = pending.lookup().await?;
+        self.decide(pending, found)
     }
 
     /// The token's owner, for a handler that needs no database after it.
@@ -306,7 +351,12 @@ impl<'a> Call<'a> {
         R: HttpResponse,
         F: Future<Output = Result<R, Error>>,
     {
-        let span = tracing::info_span!("request", request_id = %self.rqctx.request_id);
+        // `read_from` is filled in by a catalog read (see `catalog`).
+        let span = tracing::info_span!(
+            "request",
+            request_id = %self.rqctx.request_id,
+            read_from = tracing::field::Empty
+        );
         let timeout = self.context().settings.request_timeout;
         let outcome = match tokio::time::timeout(timeout, work)
             .instrument(span.clone())

@@ -7,7 +7,10 @@
 //! 2. Two `anitrack-server` instances (the debug build) whose
 //!    `DATABASE_URL` lists both PgBouncers (or both clusters) with
 //!    `target_session_attrs=read-write`; the CLI uses the same URL.
-//! 3. The seed's flows through both instances (`flows.rs`).
+//!    Their catalog reads go to the standby (its PgBouncer) as a replica
+//!    (`--db-replica-url`, `replica.rs`).
+//! 3. The seed's flows through both instances (`flows.rs`), the catalog
+//!    read from the standby.
 //! 4. Writers on both instances; the primary is killed (`kill -9` of the
 //!    postmaster and its processes) mid-writes, and the standby promoted
 //!    at once; the writers go on until both instances have served writes
@@ -21,6 +24,7 @@
 mod api;
 mod failover;
 mod flows;
+mod replica;
 mod stack;
 mod verify;
 
@@ -35,6 +39,7 @@ use serde_json::json;
 
 use crate::api::Api;
 use crate::failover::{InstanceFigures, Record, SharedRecord, all_recovered, figures, lock};
+use crate::replica::ReplicaFigures;
 use crate::stack::{DATABASE, Stack};
 use crate::verify::Verdict;
 
@@ -77,6 +82,7 @@ pub struct Options {
 pub struct Report {
     pub mode: &'static str,
     pub instances: Vec<InstanceFigures>,
+    pub replica: Vec<ReplicaFigures>,
     pub acked_before_kill: usize,
     pub kill_took: Duration,
     pub promote_took: Duration,
@@ -96,6 +102,10 @@ impl Report {
             "promote_s": secs(Some(self.promote_took)),
             "took_s": secs(Some(self.took)),
             "problems": self.verdict.problems,
+            "catalog_reads": self.replica.iter().zip(INSTANCE_NAMES).map(|(r, name)| json!({
+                "instance": name,
+                "replica": r.to_json(),
+            })).collect::<Vec<_>>(),
             "instances": self.instances.iter().zip(INSTANCE_NAMES).map(|(f, name)| json!({
                 "instance": name,
                 "requests": f.requests,
@@ -146,7 +156,10 @@ pub fn run(options: &Options) -> Result<Report> {
         .build()
         .context("starting the async runtime")?;
     let writers = options.writers_per_instance * 2;
+    let replica_url = stack.replica_url();
+    println!("topology: the instances read the catalog from ANITRACK_DB_REPLICA_URL={replica_url}");
     let mut server_env = SERVER_ENV.to_vec();
+    server_env.push(("ANITRACK_DB_REPLICA_URL", replica_url.as_str()));
     let mut global = Vec::new();
     if !options.direct {
         server_env.push(POOLER_ENV);
@@ -178,7 +191,9 @@ pub fn run(options: &Options) -> Result<Report> {
         Api::new(&servers[0].base_url())?,
         Api::new(&servers[1].base_url())?,
     ];
-    let result = failover_and_check(options, &mut stack, &runtime, &apis, &cli, writers);
+    let result = failover_and_check(
+        options, &mut stack, &runtime, &apis, &servers, &cli, writers,
+    );
     // The same processes as at the start, and SIGTERM still ends them well.
     let mut problems = Vec::new();
     let failed = result
@@ -240,10 +255,35 @@ fn failover_and_check(
     stack: &mut Stack,
     runtime: &tokio::runtime::Runtime,
     apis: &[Api; 2],
+    servers: &[Server],
     cli: &flows::Cli,
     writers: usize,
 ) -> Result<Report> {
     let accounts = runtime.block_on(flows::run(cli, apis, writers))?;
+    let token_of = |instance: usize| {
+        accounts
+            .iter()
+            .find(|a| a.instance == instance)
+            .map(|a| a.token.clone())
+            .unwrap_or_default()
+    };
+    let mut replica = vec![ReplicaFigures::default(); 2];
+    let mut replica_problems = Vec::new();
+    for (i, name) in INSTANCE_NAMES.iter().enumerate() {
+        let served = runtime.block_on(replica::until_read_from_replica(
+            &apis[i],
+            &token_of(i),
+            &servers[i],
+        ));
+        match served {
+            Ok(served) => replica[i].reads_before_kill = served,
+            Err(error) => replica_problems.push(format!("instance {name}: {error:#}")),
+        }
+    }
+    println!(
+        "topology: catalog reads served by the standby before the kill: A {}, B {}",
+        replica[0].reads_before_kill, replica[1].reads_before_kill
+    );
     let anime: Arc<Vec<i64>> = Arc::new(
         stack
             .primary
@@ -310,6 +350,7 @@ fn failover_and_check(
         .map(|i| figures(&events, i, killed, promoted))
         .collect();
     let mut verdict = Verdict::default();
+    verdict.problems.extend(replica_problems);
     for (figures, name) in instances.iter().zip(INSTANCE_NAMES) {
         print_figures(name, figures);
         if figures.failures_before_kill > 0 {
@@ -367,7 +408,7 @@ fn failover_and_check(
     let after = runtime.block_on(async {
         for (api, name) in apis.iter().zip(INSTANCE_NAMES) {
             let token = flows::issue_token(api, &accounts[0].email, "after the failover").await?;
-            api.get("/api/v1/anime?q=steins", Some(&token))
+            api.get(replica::CATALOG_READ, Some(&token))
                 .await
                 .into_json("GET /anime after the failover", 200)?;
             let ready = api.get("/ready", None).await;
@@ -380,6 +421,17 @@ fn failover_and_check(
         }
         Ok(())
     });
+    for ((figures, server), name) in replica.iter_mut().zip(servers).zip(INSTANCE_NAMES) {
+        let log = server.log_text();
+        figures.states = replica::states(&log);
+        figures.last_read_from = replica::last_read_from(&log).map(str::to_owned);
+        println!(
+            "topology: instance {name}: the replica's states logged: {}; the catalog read after \
+             the failover read from the {}",
+            figures.states.join(" -> "),
+            figures.last_read_from.as_deref().unwrap_or("-")
+        );
+    }
     match after {
         Ok(()) => println!(
             "topology: after the failover both instances issue tokens, search the catalog and \
@@ -396,6 +448,7 @@ fn failover_and_check(
             "pgbouncer"
         },
         instances,
+        replica,
         acked_before_kill,
         kill_took,
         promote_took,

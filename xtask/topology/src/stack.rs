@@ -89,6 +89,16 @@ impl Stack {
         multi_host_url(&ports, DATABASE)
     }
 
+    /// Where the instances read the catalog: the standby's PgBouncer (or
+    /// the standby itself when direct). After the failover it names the
+    /// promoted standby, a primary, which the instances then skip.
+    pub fn replica_url(&self) -> String {
+        match self.bouncers.get(1) {
+            Some(bouncer) => bouncer.url(DATABASE),
+            None => format!("{}?sslmode=disable", self.standby.url(DATABASE)),
+        }
+    }
+
     /// SQL on the standby, directly (the new primary after a failover).
     pub fn standby_sql(&self) -> Result<Psql> {
         self.standby.sql(DATABASE)

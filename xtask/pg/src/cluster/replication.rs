@@ -121,20 +121,10 @@ impl PgCluster {
     /// crash leaves it (`postmaster.pid` included), and a later
     /// [`PgCluster::restart`] recovers it.
     pub fn kill_9(&mut self) -> Result<()> {
-        let pid_file = self.data_dir.join("postmaster.pid");
-        let postmaster: u32 = fs::read_to_string(&pid_file)
-            .with_context(|| format!("reading {}", pid_file.display()))?
-            .lines()
-            .next()
-            .and_then(|line| line.trim().parse().ok())
-            .with_context(|| format!("no pid in {}", pid_file.display()))?;
-        let mut pids = vec![postmaster];
-        pids.extend(children_of(postmaster));
-        let mut kill = Command::new("kill");
-        kill.arg("-KILL").args(pids.iter().map(u32::to_string));
+        let pids = self.processes()?;
         // A child that exited between the listing and the signal makes
         // `kill` fail for that pid alone; what counts is that all are gone.
-        let _ = kill.output();
+        let _ = signal("-KILL", &pids);
         self.running = false;
         let deadline = Instant::now() + START_TIMEOUT;
         while pids.iter().any(|&pid| process_alive(pid)) {
@@ -144,6 +134,44 @@ impl PgCluster {
             std::thread::sleep(Duration::from_millis(10));
         }
         Ok(())
+    }
+}
+
+/// `kill <signal> <pids>`.
+fn signal(signal: &str, pids: &[u32]) -> Result<()> {
+    let mut kill = Command::new("kill");
+    kill.arg(signal).args(pids.iter().map(u32::to_string));
+    run(&mut kill).map(drop)
+}
+
+impl PgCluster {
+    /// A hang, as of a machine that stops answering without closing
+    /// anything: SIGSTOP to the postmaster and every process it started.
+    /// The kernel still accepts TCP connections on its port, but no
+    /// startup, query or replication message is answered until
+    /// [`PgCluster::thaw`] (a frozen cluster cannot be stopped, so thaw it
+    /// before it is dropped).
+    pub fn freeze(&self) -> Result<()> {
+        signal("-STOP", &self.processes()?).context("freezing the cluster")
+    }
+
+    /// SIGCONT to the processes [`PgCluster::freeze`] stopped.
+    pub fn thaw(&self) -> Result<()> {
+        signal("-CONT", &self.processes()?).context("thawing the cluster")
+    }
+
+    /// The postmaster (from `postmaster.pid`) and its children.
+    fn processes(&self) -> Result<Vec<u32>> {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        let postmaster: u32 = fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .with_context(|| format!("no pid in {}", pid_file.display()))?;
+        let mut pids = vec![postmaster];
+        pids.extend(children_of(postmaster));
+        Ok(pids)
     }
 }
 
