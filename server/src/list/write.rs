@@ -183,10 +183,18 @@ async fn update_in(
     {
         return Ok(End::Rollback(Written::Replayed(replay)));
     }
-    let position = feed::next_position(tx, account_id).await?;
-    let current = entries::lock(tx, account_id, entry_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    // The feed row's lock, then the entry's (the one lock order of every
+    // list write), sent together: PostgreSQL runs them in the order they
+    // were sent, in one round trip. Both are awaited, so when the first
+    // fails its error is the one reported, not the second's "transaction
+    // is aborted".
+    let (position, current) = futures_util::future::join(
+        feed::next_position(tx, account_id),
+        entries::lock(tx, account_id, entry_id),
+    )
+    .await;
+    let position = position?;
+    let current = current?.ok_or(Error::NotFound)?;
     let current_state = EntryState::from_values(current.values.clone())?;
     let episodes = current.anime_episodes;
     let before = Saved::new(to_wire(current)?)?;
