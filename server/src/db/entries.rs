@@ -23,6 +23,26 @@ pub struct EntryValues {
     pub tags: Vec<String>,
 }
 
+impl EntryValues {
+    /// The values as statement parameters `$1` to `$10`, in the order of
+    /// the fields; the statement's own parameters follow from `$11`.
+    fn params(&self) -> Vec<super::sql::Typed<'_>> {
+        params![
+            self.status,
+            self.score,
+            self.progress,
+            self.started_at,
+            self.completed_at,
+            self.notes,
+            self.is_private,
+            self.is_rewatching,
+            self.rewatch_count,
+            self.tags
+        ]
+        .to_vec()
+    }
+}
+
 /// A stored entry with the summary of its anime.
 #[derive(Clone, Debug)]
 pub struct EntryRow {
@@ -153,31 +173,15 @@ pub async fn insert(
     position: i64,
 ) -> Result<Option<EntryRow>, DbError> {
     let statement = &format!(
-        "WITH e AS (INSERT INTO list_entries (account_id, anime_id, status, score, progress, started_at, \
-             completed_at, notes, is_private, is_rewatching, rewatch_count, tags, change_seq) \
+        "WITH e AS (INSERT INTO list_entries (status, score, progress, started_at, \
+             completed_at, notes, is_private, is_rewatching, rewatch_count, tags, \
+             account_id, anime_id, change_seq) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
     );
-    let result = db
-        .row(
-            statement,
-            &params![
-                account_id,
-                anime_id,
-                s.status,
-                s.score,
-                s.progress,
-                s.started_at,
-                s.completed_at,
-                s.notes,
-                s.is_private,
-                s.is_rewatching,
-                s.rewatch_count,
-                s.tags,
-                position
-            ],
-        )
-        .await;
+    let mut values = s.params();
+    values.extend(params![account_id, anime_id, position]);
+    let result = db.row(statement, &values).await;
     match result {
         Ok(row) => entry(&row).map(Some),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(None),
@@ -239,30 +243,14 @@ pub async fn update(
     position: i64,
 ) -> Result<EntryRow, DbError> {
     let statement = &format!(
-        "WITH e AS (UPDATE list_entries SET status = $2, score = $3, progress = $4, started_at = $5, \
-             completed_at = $6, notes = $7, is_private = $8, is_rewatching = $9, rewatch_count = $10, \
-             tags = $11, updated_at = now(), rev = rev + 1, change_seq = $12 WHERE id = $1 RETURNING *) \
+        "WITH e AS (UPDATE list_entries SET status = $1, score = $2, progress = $3, started_at = $4, \
+             completed_at = $5, notes = $6, is_private = $7, is_rewatching = $8, rewatch_count = $9, \
+             tags = $10, updated_at = now(), rev = rev + 1, change_seq = $12 WHERE id = $11 RETURNING *) \
              SELECT {COLUMNS} FROM e JOIN anime a ON a.id = e.anime_id"
     );
-    let row = db
-        .row(
-            statement,
-            &params![
-                entry_id,
-                s.status,
-                s.score,
-                s.progress,
-                s.started_at,
-                s.completed_at,
-                s.notes,
-                s.is_private,
-                s.is_rewatching,
-                s.rewatch_count,
-                s.tags,
-                position
-            ],
-        )
-        .await?;
+    let mut values = s.params();
+    values.extend(params![entry_id, position]);
+    let row = db.row(statement, &values).await?;
     entry(&row)
 }
 
